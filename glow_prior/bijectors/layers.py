@@ -1,0 +1,137 @@
+"""Layers of OpenAI Glow's tfops.py, with its parameterisation and variable names.
+
+Conventions (openai/glow tfops.py; ../shared/references/openai_glow_notes.md section 3.5):
+
+* actnorm: y = (x + b) * exp(3 * logs); the stored `logs` is a third of the log-scale
+  (logscale_factor 3). Data-dependent init: b = -mean(x), logs = log(1/(std(x)+1e-6))/3,
+  statistics over batch and space.
+* conv2d: no bias, W ~ N(0, 0.05^2), followed by actnorm (without log-det).
+* 3x3 convolutions use "edge padding": the input is zero-padded and gets one extra input
+  channel that is 1 on the padded border and 0 inside, then a VALID convolution runs. The
+  kernel W therefore has n_in + 1 input channels, the indicator channel last. Because the
+  convolution is linear, this equals a SAME convolution of x with W[..., :n_in, :] plus a
+  data-independent bias map (the indicator convolved with W[..., n_in:, :]); we compute it
+  that way, which avoids padding and concatenating every activation.
+* conv2d_zeros / linear_zeros: W, b and logs start at zero; y = (conv(x, W) + b) *
+  exp(3 * logs) with logs of shape [1, n_out].
+
+Variables carry OpenAI's names (e.g. "model/0/3/f1/l_1/W") so checkpoints map one-to-one.
+"""
+import numpy as np
+import tensorflow as tf
+
+from glow_prior.bijectors.base import ddi_active
+
+LOGSCALE_FACTOR = 3.0
+
+
+def variable(name, initial_value, trainable=True, dtype=tf.float32):
+    return tf.Variable(initial_value, name=name, trainable=trainable, dtype=dtype)
+
+
+class ActNormLayer(tf.Module):
+    """Per-channel affine map (x + b) * exp(3 logs) with data-dependent initialisation."""
+
+    def __init__(self, scope, channels):
+        super().__init__(name=None)
+        self.b = variable(f"{scope}/actnorm_center/b", tf.zeros([1, 1, 1, channels]))
+        self.logs = variable(f"{scope}/actnorm_scale/logs", tf.zeros([1, 1, 1, channels]))
+
+    def log_scale(self):
+        return self.logs * LOGSCALE_FACTOR
+
+    def initialize(self, x):
+        """OpenAI's DDI: zero mean and unit variance per channel on this batch."""
+        axes = list(range(len(x.shape) - 1))
+        mean = tf.reduce_mean(x, axis=axes, keepdims=True)
+        self.b.assign(tf.reshape(-mean, self.b.shape))
+        variance = tf.reduce_mean(tf.square(x - mean), axis=axes, keepdims=True)
+        logs = tf.math.log(1.0 / (tf.sqrt(variance) + 1e-6)) / LOGSCALE_FACTOR
+        self.logs.assign(tf.reshape(logs, self.logs.shape))
+
+    def __call__(self, x):
+        if ddi_active():
+            self.initialize(x)
+        return (x + self.b) * tf.exp(self.log_scale())
+
+    def reverse(self, y):
+        return y * tf.exp(-self.log_scale()) - self.b
+
+
+def _edge_indicator(height, width):
+    """[1, H+2, W+2, 1] float tensor: 1 on the one-pixel padded border, 0 inside."""
+    inside = tf.ones([1, height, width, 1])
+    return 1.0 - tf.pad(inside, [[0, 0], [1, 1], [1, 1], [0, 0]])
+
+
+def edge_padded_conv(x, kernel):
+    """OpenAI's add_edge_padding + VALID conv for a 3x3 `kernel` [3, 3, C+1, out]."""
+    channels = x.shape[-1]
+    data_part = tf.nn.conv2d(x, kernel[:, :, :channels, :], strides=1, padding="SAME")
+    indicator = _edge_indicator(tf.shape(x)[1], tf.shape(x)[2])
+    border_bias = tf.nn.conv2d(indicator, kernel[:, :, channels:, :], strides=1,
+                               padding="VALID")
+    return data_part + border_bias
+
+
+def _conv(x, kernel):
+    if kernel.shape[0] == 1:
+        return tf.nn.conv2d(x, kernel, strides=1, padding="SAME")
+    return edge_padded_conv(x, kernel)
+
+
+def _kernel_shape(filter_size, n_in, n_out):
+    edge = 1 if filter_size > 1 else 0
+    return [filter_size, filter_size, n_in + edge, n_out]
+
+
+class Conv2dActNorm(tf.Module):
+    """tfops.conv2d: bias-free convolution (W ~ N(0, 0.05^2)) followed by actnorm."""
+
+    def __init__(self, scope, n_in, n_out, filter_size, rng):
+        super().__init__(name=None)
+        shape = _kernel_shape(filter_size, n_in, n_out)
+        self.W = variable(f"{scope}/W", rng.normal(0.0, 0.05, shape).astype(np.float32))
+        self.actnorm = ActNormLayer(scope, n_out)
+
+    def __call__(self, x):
+        return self.actnorm(_conv(x, self.W))
+
+
+class Conv2dZeros(tf.Module):
+    """tfops.conv2d_zeros: (conv(x, W) + b) * exp(3 logs), everything zero-initialised."""
+
+    def __init__(self, scope, n_in, n_out, filter_size=3):
+        super().__init__(name=None)
+        self.W = variable(f"{scope}/W", tf.zeros(_kernel_shape(filter_size, n_in, n_out)))
+        self.b = variable(f"{scope}/b", tf.zeros([1, 1, 1, n_out]))
+        self.logs = variable(f"{scope}/logs", tf.zeros([1, n_out]))
+
+    def __call__(self, x):
+        return (_conv(x, self.W) + self.b) * tf.exp(self.logs * LOGSCALE_FACTOR)
+
+
+class LinearZeros(tf.Module):
+    """tfops.linear_zeros: (x @ W + b) * exp(3 logs), everything zero-initialised."""
+
+    def __init__(self, scope, n_in, n_out):
+        super().__init__(name=None)
+        self.W = variable(f"{scope}/W", tf.zeros([n_in, n_out]))
+        self.b = variable(f"{scope}/b", tf.zeros([1, n_out]))
+        self.logs = variable(f"{scope}/logs", tf.zeros([1, n_out]))
+
+    def __call__(self, x):
+        return (tf.matmul(x, self.W) + self.b) * tf.exp(self.logs * LOGSCALE_FACTOR)
+
+
+class GlowCouplingNet(tf.Module):
+    """OpenAI's f(): relu(conv3x3) -> relu(conv1x1) -> conv2d_zeros 3x3 (scope .../f1)."""
+
+    def __init__(self, scope, n_in, width, n_out, rng):
+        super().__init__(name=None)
+        self.l_1 = Conv2dActNorm(f"{scope}/l_1", n_in, width, 3, rng)
+        self.l_2 = Conv2dActNorm(f"{scope}/l_2", width, width, 1, rng)
+        self.l_last = Conv2dZeros(f"{scope}/l_last", width, n_out)
+
+    def __call__(self, x):
+        return self.l_last(tf.nn.relu(self.l_2(tf.nn.relu(self.l_1(x)))))

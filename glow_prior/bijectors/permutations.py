@@ -1,0 +1,139 @@
+"""Channel permutations of a Glow step (OpenAI's flow_permutation 0, 1, 2).
+
+* 0, ReverseChannels: z[..., ::-1] (RealNVP's reversal), log-det 0.
+* 1, ShuffleChannels: a fixed random permutation, stored as int32 variables
+  `shuffle/indices` and `shuffle/indices_inverse` as in OpenAI's checkpoints.
+* 2, Invertible1x1Conv: z <- z W for W [C, C] indexed [in, out] (OpenAI's layout),
+  log|det J| = H * W * log|det W|, computed in float64 as OpenAI does. W starts as a random
+  orthogonal matrix (QR of a Gaussian). With `lu=True` the LU parameterisation of the Glow
+  paper (section 3.2): W = P (L + I) (U + diag(sign_s exp(log_s))), log|det W| = sum log_s.
+
+`AxisInvertible1x1Conv` applies the same matrix product along the height or width axis:
+the extra convolutions of Kamoi et al. (2019), Appendix B, Listing 1.
+"""
+import numpy as np
+import scipy.linalg
+import tensorflow as tf
+
+from glow_prior.bijectors.base import FlowBijector
+from glow_prior.bijectors.layers import variable
+
+
+def _random_orthogonal(size, rng):
+    return np.linalg.qr(rng.standard_normal((size, size)))[0].astype(np.float32)
+
+
+def _matmul_last_axis(z, matrix):
+    shape = tf.shape(z)
+    flat = tf.reshape(z, [-1, matrix.shape[0]])
+    return tf.reshape(tf.matmul(flat, matrix), shape)
+
+
+def _positions(z):
+    """Number of positions a last-axis matrix acts on, per example (product of middle axes)."""
+    return tf.cast(tf.reduce_prod(tf.shape(z)[1:-1]), z.dtype)
+
+
+class ReverseChannels(FlowBijector):
+    def __init__(self):
+        super().__init__(name="reverse")
+
+    def forward_and_log_det(self, x):
+        return x[..., ::-1], tf.zeros([tf.shape(x)[0]], x.dtype)
+
+    def inverse_and_log_det(self, y):
+        return self.forward_and_log_det(y)
+
+
+class ShuffleChannels(FlowBijector):
+    def __init__(self, scope, channels, rng):
+        super().__init__(name="shuffle")
+        indices = rng.permutation(channels).astype(np.int32)
+        self.indices = variable(f"{scope}/shuffle/indices", indices, False, tf.int32)
+        self.indices_inverse = variable(f"{scope}/shuffle/indices_inverse",
+                                        np.argsort(indices).astype(np.int32), False, tf.int32)
+
+    def forward_and_log_det(self, x):
+        return tf.gather(x, self.indices, axis=-1), tf.zeros([tf.shape(x)[0]], x.dtype)
+
+    def inverse_and_log_det(self, y):
+        return tf.gather(y, self.indices_inverse, axis=-1), tf.zeros([tf.shape(y)[0]], y.dtype)
+
+
+class _LastAxisMatrix(FlowBijector):
+    """z <- z W along the last axis; subclasses define the matrix and its log|det|."""
+
+    def matrix(self):
+        raise NotImplementedError
+
+    def log_abs_det(self):
+        raise NotImplementedError
+
+    def forward_and_log_det(self, x):
+        log_det = tf.cast(self.log_abs_det(), x.dtype) * _positions(x)
+        return _matmul_last_axis(x, self.matrix()), tf.fill([tf.shape(x)[0]], log_det)
+
+    def inverse_and_log_det(self, y):
+        inverse = tf.linalg.inv(self.matrix())
+        log_det = -tf.cast(self.log_abs_det(), y.dtype) * _positions(y)
+        return _matmul_last_axis(y, inverse), tf.fill([tf.shape(y)[0]], log_det)
+
+
+class Invertible1x1Conv(_LastAxisMatrix):
+    """OpenAI's invertible_1x1_conv (scope .../invconv): plain W, or LU-parameterised."""
+
+    def __init__(self, scope, channels, rng, lu=False):
+        super().__init__(name="invconv")
+        self.lu = lu
+        w_init = _random_orthogonal(channels, rng)
+        if not lu:
+            self.W = variable(f"{scope}/W", w_init)
+            return
+        p, lower, upper = scipy.linalg.lu(w_init.astype(np.float64))
+        s = np.diag(upper)
+        self.P = variable(f"{scope}/P", p.astype(np.float32), trainable=False)
+        self.L = variable(f"{scope}/L", lower.astype(np.float32))
+        self.sign_S = variable(f"{scope}/sign_S", np.sign(s).astype(np.float32),
+                               trainable=False)
+        self.log_S = variable(f"{scope}/log_S", np.log(np.abs(s)).astype(np.float32))
+        self.U = variable(f"{scope}/U", np.triu(upper, 1).astype(np.float32))
+        self._lower_mask = np.tril(np.ones([channels, channels], np.float32), -1)
+
+    def matrix(self):
+        if not self.lu:
+            return self.W
+        lower = self.L * self._lower_mask + tf.eye(self.L.shape[0])
+        upper = self.U * self._lower_mask.T + tf.linalg.diag(self.sign_S * tf.exp(self.log_S))
+        return tf.cast(tf.matmul(tf.matmul(tf.cast(self.P, tf.float64),
+                                           tf.cast(lower, tf.float64)),
+                                 tf.cast(upper, tf.float64)), tf.float32)
+
+    def log_abs_det(self):
+        if self.lu:
+            return tf.reduce_sum(self.log_S)
+        return tf.linalg.slogdet(tf.cast(self.W, tf.float64))[1]
+
+
+class AxisInvertible1x1Conv(FlowBijector):
+    """An invertible 1x1 convolution over the height (axis=1) or width (axis=2) axis.
+
+    Listing 1 of Kamoi et al. transposes the axis to last, applies invertible_1x1_conv and
+    transposes back; the matrix acts at every (other spatial, channel) position, so
+    log|det J| = (number of those positions) * log|det W|.
+    """
+
+    def __init__(self, scope, size, axis, rng, lu=False):
+        super().__init__(name=f"invconv_axis{axis}")
+        if axis not in (1, 2):
+            raise ValueError("axis must be 1 (height) or 2 (width)")
+        # Listing 1: perm [0, 3, 2, 1] for height, [0, 1, 3, 2] for width; both self-inverse.
+        self.perm = [0, 3, 2, 1] if axis == 1 else [0, 1, 3, 2]
+        self.conv = Invertible1x1Conv(scope, size, rng, lu=lu)
+
+    def forward_and_log_det(self, x):
+        z, log_det = self.conv.forward_and_log_det(tf.transpose(x, self.perm))
+        return tf.transpose(z, self.perm), log_det
+
+    def inverse_and_log_det(self, y):
+        x, log_det = self.conv.inverse_and_log_det(tf.transpose(y, self.perm))
+        return tf.transpose(x, self.perm), log_det

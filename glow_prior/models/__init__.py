@@ -1,0 +1,1 @@
+"""Models: Glow, RealNVP, VAE and tabular flows built from hyperparameters."""

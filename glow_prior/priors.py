@@ -1,0 +1,209 @@
+"""Fixed (untrainable) priors over a flat latent z in R^D, after Kamoi et al. (2019).
+
+    p(z) = (1/K) sum_k p_k(z),   p_k(z) = prod_d f(z_d - mu_kd)
+
+with f the standard normal density (kind "gaussian_mixture", or "standard" for K = 1 and
+mu = 0) or the generalized normal density (kind "generalized_gaussian_mixture", their eq. 3)
+
+    f(x) = beta / (2 alpha Gamma(1/beta)) exp(-(|x| / alpha)^beta),
+    alpha = sqrt(Gamma(1/beta) / Gamma(3/beta)),
+
+whose variance alpha^2 Gamma(3/beta) / Gamma(1/beta) is 1; beta = 4 makes it light-tailed,
+so components need less distance to leave little mass between them (their Section 5.3).
+
+Training scores each example with its assigned component only, log p_k(z) (Section 4:
+"the likelihood for each input is evaluated using a different unimodal prior p_i"); test
+scores use the uniform mixture. Components are assigned before training by a label map or
+by k-means++ clusters (glow_prior.data.selection.ImageClusters).
+"""
+import dataclasses
+import math
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from glow_prior.data.selection import ImageClusters
+
+tfd = tfp.distributions
+
+KINDS = ("standard", "gaussian_mixture", "generalized_gaussian_mixture")
+LAYOUTS = ("two_sided", "line", "onehot")
+
+
+def generalized_normal_scale(beta):
+    """alpha with unit variance: sqrt(Gamma(1/beta) / Gamma(3/beta))."""
+    return math.sqrt(math.gamma(1.0 / beta) / math.gamma(3.0 / beta))
+
+
+def component_means(layout, n_components, distance, latent_size, explicit=None):
+    """Component means [K, D].
+
+    layout "two_sided": K = 2, means [+d/2, 0, ...] and [-d/2, 0, ...] (Figure 6's distance d;
+      d = 100 gives the [+-50, 0, ...] of the Glow experiments).
+    layout "line": [d*k, 0, ...] for k = 0..K-1 (the four-component Glow, d = 200).
+    layout "onehot": d * e_k, i.e. [d, 0, ..], [0, d, 0, ..], ... (the four-component VAE).
+    explicit: K rows of leading coordinates (the rest zero); overrides `layout`.
+    """
+    means = np.zeros([n_components, latent_size], np.float32)
+    if explicit is not None:
+        explicit = np.atleast_2d(np.asarray(explicit, np.float32))
+        if explicit.shape[0] != n_components or explicit.shape[1] > latent_size:
+            raise ValueError(f"explicit means {explicit.shape} do not fit {n_components} "
+                             f"components of a {latent_size}-dim latent")
+        means[:, :explicit.shape[1]] = explicit
+        return means
+    if layout == "two_sided":
+        if n_components != 2:
+            raise ValueError(f"layout two_sided needs 2 components, got {n_components}")
+        means[:, 0] = [distance / 2.0, -distance / 2.0]
+    elif layout == "line":
+        means[:, 0] = distance * np.arange(n_components)
+    elif layout == "onehot":
+        if n_components > latent_size:
+            raise ValueError(f"onehot layout: {n_components} components > {latent_size} dims")
+        means[np.arange(n_components), np.arange(n_components)] = distance
+    else:
+        raise ValueError(f"unknown layout '{layout}'; use one of {LAYOUTS}")
+    return means
+
+
+class Prior(tf.Module):
+    """A standard normal or a uniform, fixed mixture over a flat latent of size D."""
+
+    def __init__(self, kind, means, beta=4.0):
+        super().__init__(name="prior")
+        if kind not in KINDS:
+            raise ValueError(f"unknown prior '{kind}'; use one of {KINDS}")
+        means = np.asarray(means, np.float32)
+        if kind == "standard" and (means.shape[0] != 1 or np.any(means)):
+            raise ValueError("the standard prior has one component at the origin")
+        self.kind = kind
+        self.means = tf.constant(means)
+        self.n_components, self.latent_size = means.shape
+        self.beta = float(beta)
+        self.scale = generalized_normal_scale(beta) if self._generalized else 1.0
+        self.distribution = self._mixture() if self.n_components > 1 else \
+            self.component(self.means[0])
+
+    @property
+    def _generalized(self):
+        return self.kind == "generalized_gaussian_mixture"
+
+    def component(self, loc):
+        """The product density p_k with mean `loc` ([..., D]), as a TFP distribution."""
+        if self._generalized:
+            base = tfd.GeneralizedNormal(loc=loc, scale=self.scale, power=self.beta)
+        else:
+            base = tfd.Normal(loc=loc, scale=self.scale)
+        return tfd.Independent(base, reinterpreted_batch_ndims=1)
+
+    def _mixture(self):
+        logits = tf.zeros([self.n_components])
+        return tfd.MixtureSameFamily(tfd.Categorical(logits=logits), self.component(self.means))
+
+    def log_prob(self, z):
+        """log p(z) under the uniform mixture (the test-time density), [B]."""
+        return self.distribution.log_prob(z)
+
+    def component_log_prob(self, z, components):
+        """log p_k(z) with k = components[b] for each example, evaluating only that one."""
+        return self.component(tf.gather(self.means, components)).log_prob(z)
+
+    def log_prob_per_component(self, z):
+        """[B, K] matrix of log p_k(z)."""
+        return self.component(self.means).log_prob(z[:, None, :])
+
+    def sample(self, n, seed, temperature=1.0, components=None):
+        """Draws z = mu_k + temperature * (sample of p_k - mu_k); k uniform unless given."""
+        component_seed, noise_seed = tf.unstack(tf.random.split(seed, 2))
+        if components is None:
+            components = tf.random.stateless_uniform(
+                [n], component_seed, 0, self.n_components, dtype=tf.int32)
+        centred = self.component(tf.zeros([self.latent_size])).sample(n, seed=noise_seed)
+        return tf.gather(self.means, components) + temperature * centred
+
+
+ASSIGNMENTS = ("labels", "kmeans")
+
+
+@dataclasses.dataclass(frozen=True)
+class PriorConfig:
+    """How to build the prior and assign training examples to its components.
+
+    kind: one of KINDS. n_components, layout, distance, explicit_means: see
+    component_means. beta: generalized-normal power. assignment: "labels" (label_map, e.g.
+    "1:0,7:1"; empty = sorted labels numbered 0, 1, ...) or "kmeans" (k-means++ clusters of
+    the training inputs, seeded by assignment_seed).
+    """
+
+    kind: str = "standard"
+    n_components: int = 2
+    layout: str = "two_sided"
+    distance: float = 100.0
+    explicit_means: tuple = None
+    beta: float = 4.0
+    assignment: str = "labels"
+    label_map: str = ""
+    assignment_seed: int = 0
+
+    @property
+    def is_mixture(self):
+        return self.kind != "standard"
+
+    def validate(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown prior '{self.kind}'; use one of {KINDS}")
+        if self.is_mixture and self.n_components < 2:
+            raise ValueError("a mixture prior needs n_components >= 2")
+        if self.assignment not in ASSIGNMENTS:
+            raise ValueError(f"unknown assignment '{self.assignment}'; use {ASSIGNMENTS}")
+
+    def build(self, latent_size):
+        self.validate()
+        if not self.is_mixture:
+            return Prior("standard", np.zeros([1, latent_size], np.float32))
+        means = component_means(self.layout, self.n_components, self.distance, latent_size,
+                                self.explicit_means)
+        return Prior(self.kind, means, self.beta)
+
+    def assign(self, x, y):
+        """Component index of every training example (None for the standard prior)."""
+        if not self.is_mixture:
+            return None
+        if self.assignment == "kmeans":
+            return assign_by_kmeans(x, self.n_components, self.assignment_seed)
+        components = assign_by_labels(y, parse_label_map(self.label_map, np.unique(y)))
+        if components.size and components.max() >= self.n_components:
+            raise ValueError(f"label map '{self.label_map}' names component "
+                             f"{components.max()} of a {self.n_components}-component prior")
+        return components
+
+
+def parse_label_map(spec, labels):
+    """'1:0,7:1' -> {1: 0, 7: 1}; empty spec -> sorted labels numbered 0, 1, ..."""
+    if not spec:
+        return {int(label): k for k, label in enumerate(sorted(labels))}
+    mapping = {}
+    for item in spec.split(","):
+        label, _, component = item.partition(":")
+        if not component:
+            raise ValueError(f"label map entry '{item}' is not LABEL:COMPONENT")
+        mapping[int(label)] = int(component)
+    return mapping
+
+
+def assign_by_labels(y, label_to_component):
+    """Component index of every example from its label; every label must be mapped."""
+    y = np.asarray(y)
+    missing = sorted(set(y.tolist()) - set(label_to_component))
+    if missing:
+        raise ValueError(f"labels {missing} have no component in the label map "
+                         f"{label_to_component}")
+    lookup = np.vectorize(label_to_component.__getitem__, otypes=[np.int64])
+    return lookup(y) if len(y) else np.zeros([0], np.int64)
+
+
+def assign_by_kmeans(x, n_components, seed):
+    """Component index = k-means++ cluster of the image (clusters numbered by size)."""
+    return ImageClusters(x, n_components, seed).train_assignment

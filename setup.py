@@ -1,0 +1,35 @@
+"""glow_prior: Glow, RealNVP and VAEs with mixture priors for out-of-distribution studies."""
+import glob
+
+from setuptools import find_packages, setup
+
+setup(
+    name="glow_prior",
+    version="0.1.0",
+    description=(
+        "Normalizing flows and VAEs in TensorFlow 2 + TensorFlow Probability with "
+        "mixture priors, for studying likelihood-based out-of-distribution detection."
+    ),
+    packages=find_packages(include=["glow_prior", "glow_prior.*"]),
+    scripts=sorted(glob.glob("bin/*")),
+    python_requires=">=3.10,<3.13",
+    install_requires=[
+        # The `tensorflow` wheel runs on CPU everywhere; install the `gpu` extra for CUDA.
+        "tensorflow>=2.21,<2.22",
+        "tensorflow-probability>=0.25,<0.26",
+        "tf-keras>=2.21,<2.22",
+        "tensorflow-datasets>=4.9.10,<5",
+        # tensorflow-datasets 4.9.10 imports it while preparing data but does not declare it.
+        "importlib_resources>=6",
+        "numpy>=1.26,<3",
+        "absl-py>=2.1",
+        "matplotlib>=3.8",
+        "scikit-learn>=1.4",
+        "tqdm>=4.66",
+        "tensorboard>=2.19",
+    ],
+    extras_require={
+        "gpu": ["tensorflow[and-cuda]>=2.21,<2.22"],
+        "test": ["pytest>=8"],
+    },
+)
