@@ -6,11 +6,15 @@ in-distribution set is the positive class and a higher log-likelihood means "mor
 in-distribution"; AUROC, AUPR and FPR at 95% TPR come from scikit-learn.
 """
 import dataclasses
+import os
+import weakref
 
 import numpy as np
 import tensorflow as tf
 from sklearn import metrics
 
+from glow_prior import plots
+from glow_prior.config_io import write_json_atomic
 from glow_prior.objectives import bits_per_dim
 
 SCORE_CONVENTION = ("in-distribution is the positive class; the score is the per-image "
@@ -23,6 +27,17 @@ class Scores:
     bits_per_dim: np.ndarray
 
 
+_COMPILED = weakref.WeakKeyDictionary()
+
+
+def compiled(model, method):
+    """tf.function of model.<method>, built once per model (batch size may vary)."""
+    functions = _COMPILED.setdefault(model, {})
+    if method not in functions:
+        functions[method] = tf.function(getattr(model, method), reduce_retracing=True)
+    return functions[method]
+
+
 def score(model, x, batch_size, seed=0, dequantize=True, y=None):
     """Per-example log-likelihoods of `x` under `model`, in batches.
 
@@ -30,7 +45,7 @@ def score(model, x, batch_size, seed=0, dequantize=True, y=None):
     stateless seed (seed, i): the same seed and batch size give the same numbers. `y`
     (labels) is needed only by class-conditional models.
     """
-    scorer = tf.function(model.score, reduce_retracing=True)
+    scorer = compiled(model, "score")
     results = []
     for start in range(0, len(x), batch_size):
         batch = tf.convert_to_tensor(x[start:start + batch_size])
@@ -62,3 +77,183 @@ def ood_metrics(ll_in, ll_ood):
         "aupr_out": float(metrics.average_precision_score(1 - labels, -scores)),
         "fpr_at_95_tpr": float(fpr[np.searchsorted(tpr, 0.95, side="left")]),
     }
+
+
+def encode(model, x, batch_size, seed=0, dequantize=True, y=None):
+    """Latent codes of `x` (flows: z; VAEs: posterior means), in batches, as numpy."""
+    encoder = compiled(model, "encode")
+    codes = []
+    for start in range(0, len(x), batch_size):
+        batch = tf.convert_to_tensor(x[start:start + batch_size])
+        kwargs = {}
+        if getattr(model, "dequantized", False):
+            noise_seed = tf.constant([seed, start], tf.int64)
+            kwargs["noise"] = model.dequantization_noise(batch, noise_seed) if dequantize \
+                else None
+        if y is not None:
+            kwargs["y"] = tf.convert_to_tensor(y[start:start + batch_size])
+        codes.append(encoder(batch, **kwargs).numpy())
+    return np.concatenate(codes)
+
+
+def latent_coordinate(prior, z_ood):
+    """The latent coordinate Kamoi et al. plot: for a mixture, the axis along which the
+    component means spread most (their 'first idx'); for one component, the coordinate
+    whose OOD mean is farthest from zero (their Figures 5 and 19)."""
+    means = prior.means.numpy()
+    if len(means) > 1:
+        return int(np.argmax(means.max(axis=0) - means.min(axis=0)))
+    return int(np.argmax(np.abs(z_ood.mean(axis=0))))
+
+
+def _subset(data, n, seed):
+    if not n or n >= len(data.x):
+        return data.x, data.y
+    index = np.sort(np.random.default_rng(seed).choice(len(data.x), n, replace=False))
+    return data.x[index], data.y[index]
+
+
+def _summary(log_likelihood, num_dims):
+    return {"mean_log_likelihood": float(np.mean(log_likelihood)),
+            "mean_bits_per_dim": float(np.mean(bits_per_dim(log_likelihood, num_dims)))}
+
+
+def evaluate_run(model, train, test, ood_sets, output_dir, batch_size=256, seed=0,
+                 dequantize=True, n_eval=0, title=""):
+    """Scores train, test and every OOD set; writes ood_report.{json,md}, scores and figures.
+
+    Returns the report dict (see ood_report.md for the layout).
+    """
+    conditional = getattr(model, "conditional", False)
+    sets = {"train": _subset(train, n_eval, seed), "test": _subset(test, n_eval, seed + 1)}
+    for index, (name, data) in enumerate(ood_sets.items()):
+        sets[name] = _subset(data, n_eval, seed + 2 + index)
+    scores = {name: score(model, x, batch_size, seed, dequantize,
+                          y if conditional else None).log_likelihood
+              for name, (x, y) in sets.items()}
+    report = {
+        "score": SCORE_CONVENTION,
+        "units": "nats per example; bits_per_dim = -log_likelihood / (D ln 2)",
+        "dequantization": "uniform" if dequantize else "none",
+        "seed": seed,
+        "num_dims": model.num_dims,
+        "in_distribution": {"n_train": len(scores["train"]), "n_test": len(scores["test"]),
+                            "train": _summary(scores["train"], model.num_dims),
+                            "test": _summary(scores["test"], model.num_dims)},
+        "ood_datasets": {},
+    }
+    for name in ood_sets:
+        entry = ood_metrics(scores["test"], scores[name])
+        test_summary, ood_summary = (_summary(scores[k], model.num_dims) for k in ("test", name))
+        entry.update({"n_ood": len(scores[name]),
+                      "in_mean_log_likelihood": test_summary["mean_log_likelihood"],
+                      "ood_mean_log_likelihood": ood_summary["mean_log_likelihood"],
+                      "in_mean_bits_per_dim": test_summary["mean_bits_per_dim"],
+                      "ood_mean_bits_per_dim": ood_summary["mean_bits_per_dim"]})
+        report["ood_datasets"][name] = entry
+    os.makedirs(output_dir, exist_ok=True)
+    np.savez(os.path.join(output_dir, "ood_scores.npz"), **scores)
+    figures = {"log_likelihood_histograms": plots.log_likelihood_histograms(
+        {f"{'in ' if k in ('train', 'test') else ''}{k}": v for k, v in scores.items()},
+        os.path.join(output_dir, "log_likelihood_histograms.png"), title)}
+    figures.update(_latent_figures(model, sets, ood_sets, output_dir, batch_size, seed,
+                                   dequantize, title))
+    if hasattr(model, "posterior") and ood_sets:
+        name = next(iter(ood_sets))
+        report["second_order"], figures["second_order"] = second_order_analysis(
+            model, sets["test"][0], sets[name][0], name, output_dir, batch_size, seed)
+    report["figures"] = {k: os.path.basename(v) for k, v in figures.items()}
+    write_json_atomic(os.path.join(output_dir, "ood_report.json"), report)
+    with open(os.path.join(output_dir, "ood_report.md"), "w") as f:
+        f.write(report_markdown(report, title))
+    return report
+
+
+def _latent_figures(model, sets, ood_sets, output_dir, batch_size, seed, dequantize, title):
+    figures = {}
+    if not hasattr(model, "encode") or getattr(model, "conditional", False):
+        return figures
+    codes = {name: encode(model, sets[name][0], batch_size, seed, dequantize)
+             for name in ["test", *ood_sets]}
+    if ood_sets:
+        coordinate = latent_coordinate(model.prior, codes[next(iter(ood_sets))])
+        figures["latent_histogram"] = plots.latent_histograms(
+            {("in test" if k == "test" else k): v[:, coordinate] for k, v in codes.items()},
+            coordinate, os.path.join(output_dir, "latent_histogram.png"), title)
+    if len(getattr(model, "event_shape", ())) == 3:
+        path = os.path.join(output_dir, "component_means.png")
+        means = model.decode(model.prior.means).numpy()
+        plots.save_image_grid(means, path, columns=len(means))
+        figures["component_means"] = path
+    if getattr(model, "event_shape", None) == (2,):
+        figures["log_likelihood_contours"] = _contours(model, sets, ood_sets, output_dir, title)
+    return figures
+
+
+def second_order_analysis(model, in_x, ood_x, ood_name, output_dir, batch_size, seed=0):
+    """Kamoi et al.'s Figure 7 for a VAE, pixels scaled to [0, 1].
+
+    The mean image of component k is the decoded component mean; each image is allocated
+    to the component nearest its posterior mean. Per pixel: the mean squared distance of the
+    allocated images to their component's mean image (in-distribution and OOD), and the
+    variance of each set. Returns (summary of per-pixel means, figure path).
+    """
+    means = model.prior.means.numpy()
+    mean_images = model.decode(means).numpy().astype(np.float64) / 255.0
+    per_pixel, summary = {}, {}
+    for label, x in (("in", in_x), (ood_name, ood_x)):
+        codes = encode(model, x, batch_size, seed)
+        nearest = np.argmin(((codes[:, None, :] - means[None]) ** 2).sum(-1), axis=1)
+        pixels = x.astype(np.float64) / 255.0
+        for k in np.unique(nearest):
+            distance = ((pixels[nearest == k] - mean_images[k]) ** 2).mean(axis=0).ravel()
+            per_pixel[f"{label} -> component {k}"] = distance
+            summary[f"{label}_component{k}_mean_squared_distance"] = float(distance.mean())
+            summary[f"{label}_component{k}_count"] = int((nearest == k).sum())
+        variance = pixels.var(axis=0).ravel()
+        per_pixel[f"{label} variance"] = variance
+        summary[f"{label}_mean_pixel_variance"] = float(variance.mean())
+    path = plots.value_histograms(
+        {k: v for k, v in per_pixel.items() if "variance" not in k},
+        {k: v for k, v in per_pixel.items() if "variance" in k},
+        os.path.join(output_dir, "second_order.png"),
+        ("per-pixel mean squared distance to the component's mean image",
+         "per-pixel variance"))
+    return summary, os.path.basename(path)
+
+
+def _contours(model, sets, ood_sets, output_dir, title):
+    points = np.concatenate([sets[k][0] for k in ("train", *ood_sets)])
+    low, high = points.min(axis=0) - 1.0, points.max(axis=0) + 1.0
+    grid_x, grid_y = np.meshgrid(np.linspace(low[0], high[0], 200),
+                                 np.linspace(low[1], high[1], 200))
+    grid = np.stack([grid_x.ravel(), grid_y.ravel()], axis=1).astype(np.float32)
+    values = model.log_likelihood(grid).numpy().reshape(grid_x.shape)
+    shown = {"train": sets["train"][0][:2000],
+             **{name: sets[name][0][:2000] for name in ood_sets}}
+    return plots.log_likelihood_contours(grid_x, grid_y, values, shown,
+                                         os.path.join(output_dir, "log_likelihood_contours.png"),
+                                         title)
+
+
+def report_markdown(report, title=""):
+    lines = [f"# OOD report{': ' + title if title else ''}", "",
+             f"Score: {report['score']}. Units: {report['units']}. Dequantization: "
+             f"{report['dequantization']} (seed {report['seed']}).", "",
+             f"In-distribution: train mean log-likelihood "
+             f"{report['in_distribution']['train']['mean_log_likelihood']:.2f}, test "
+             f"{report['in_distribution']['test']['mean_log_likelihood']:.2f} "
+             f"({report['in_distribution']['test']['mean_bits_per_dim']:.4f} bits/dim).", "",
+             "| OOD set | AUROC | AUPR in | AUPR out | FPR@95%TPR | in mean LL | OOD mean LL |"
+             " in bits/dim | OOD bits/dim |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for name, entry in report["ood_datasets"].items():
+        lines.append(f"| {name} | {entry['auroc']:.4f} | {entry['aupr_in']:.4f} | "
+                     f"{entry['aupr_out']:.4f} | {entry['fpr_at_95_tpr']:.4f} | "
+                     f"{entry['in_mean_log_likelihood']:.2f} | "
+                     f"{entry['ood_mean_log_likelihood']:.2f} | "
+                     f"{entry['in_mean_bits_per_dim']:.4f} | "
+                     f"{entry['ood_mean_bits_per_dim']:.4f} |")
+    lines += ["", "Figures: " + ", ".join(f"{k} ({v})" for k, v in
+                                         report.get("figures", {}).items()), ""]
+    return "\n".join(lines)

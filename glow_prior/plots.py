@@ -22,10 +22,121 @@ def image_grid(images, columns=None):
     return grid
 
 
-def save_image_grid(images, path, columns=None):
-    """Writes the mosaic of `images` as a PNG; returns the mosaic."""
+def save_image_grid(images, path, columns=None, min_size=256):
+    """Writes the mosaic of `images` as a PNG (pixels repeated until the shorter side is at
+    least `min_size`); returns the mosaic at native resolution."""
     grid = image_grid(images, columns)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    shown = grid[..., 0] if grid.shape[-1] == 1 else grid
+    factor = max(1, int(math.ceil(min_size / min(grid.shape[:2]))))
+    shown = np.repeat(np.repeat(grid, factor, axis=0), factor, axis=1)
+    shown = shown[..., 0] if shown.shape[-1] == 1 else shown
     plt.imsave(path, shown, cmap="gray" if grid.shape[-1] == 1 else None, vmin=0, vmax=255)
     return grid
+
+
+def _save(figure, path):
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    figure.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(figure)
+    return path
+
+
+def log_likelihood_histograms(values, path, title="", bins=60):
+    """Density-normalised histograms of per-example log-likelihoods on shared bins
+    (Kamoi et al. Figure 4). `values`: {label: 1-D array}."""
+    finite = {k: np.asarray(v)[np.isfinite(v)] for k, v in values.items()}
+    everything = np.concatenate([v for v in finite.values() if v.size])
+    low, high = np.percentile(everything, [0.5, 100])
+    edges = np.linspace(low, high, bins + 1)
+    figure, axes = plt.subplots(figsize=(6, 3.5))
+    for label, data in finite.items():
+        axes.hist(np.clip(data, low, high), bins=edges, density=True, alpha=0.5, label=label)
+    axes.set_xlabel("log-likelihood (nats)")
+    axes.set_ylabel("density")
+    axes.set_title(title)
+    axes.legend()
+    return _save(figure, path)
+
+
+def latent_histograms(values, coordinate, path, title="", bins=60):
+    """Histograms of one latent coordinate per data set (Kamoi et al. Figure 5)."""
+    everything = np.concatenate([np.asarray(v) for v in values.values()])
+    edges = np.linspace(everything.min(), everything.max(), bins + 1)
+    figure, axes = plt.subplots(figsize=(6, 3.5))
+    for label, data in values.items():
+        axes.hist(data, bins=edges, density=True, alpha=0.5, label=label)
+    axes.set_xlabel(f"latent coordinate {coordinate}")
+    axes.set_ylabel("density")
+    axes.set_title(title)
+    axes.legend()
+    return _save(figure, path)
+
+
+def log_likelihood_contours(grid_x, grid_y, log_likelihood, points, path, title="",
+                            levels=np.linspace(-10, -1, 10)):
+    """Contours of a 2-D log-density with data overlaid (Kamoi et al. Figure 2).
+    `points`: {label: [N, 2] array}."""
+    figure, axes = plt.subplots(figsize=(5, 4))
+    contour = axes.contour(grid_x, grid_y, log_likelihood, levels=levels, cmap="viridis")
+    figure.colorbar(contour, ax=axes, label="log-likelihood")
+    for label, data in points.items():
+        axes.scatter(data[:, 0], data[:, 1], s=2, alpha=0.4, label=label)
+    axes.set_title(title)
+    axes.legend(markerscale=4)
+    return _save(figure, path)
+
+
+def line_plot(series, path, xlabel, ylabel, title=""):
+    """{label: (x values, y values)} as lines with markers (e.g. Kamoi et al. Figure 6)."""
+    figure, axes = plt.subplots(figsize=(5, 3.5))
+    for label, (xs, ys) in series.items():
+        axes.plot(xs, ys, marker="o", label=label)
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
+    axes.set_title(title)
+    axes.legend()
+    return _save(figure, path)
+
+
+def value_histograms(left, right, path, xlabels, bins=50, clip_quantile=99.0):
+    """Two panels of overlaid histograms ({label: values} each), x clipped at a quantile
+    (Kamoi et al. Figure 7 clips its axis for visibility)."""
+    figure, axes = plt.subplots(1, 2, figsize=(11, 3.5))
+    for ax, values, xlabel in zip(axes, (left, right), xlabels):
+        high = np.percentile(np.concatenate(list(values.values())), clip_quantile)
+        for label, data in values.items():
+            ax.hist(np.clip(data, 0, high), bins=np.linspace(0, high, bins + 1), alpha=0.5,
+                    label=label)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("pixels")
+        ax.legend(fontsize=8)
+    return _save(figure, path)
+
+
+def labelled_rows(rows, path, standardize=True, title=""):
+    """A grid with one labelled row per entry of `rows` ({label: [N, H, W, C] arrays}).
+    Each panel is standardised on its own for display (as Kirichenko et al. do) and shown
+    in grey (first channel) or RGB."""
+    n_rows = len(rows)
+    n_cols = max(len(images) for images in rows.values())
+    figure, axes = plt.subplots(n_rows, n_cols, figsize=(1.6 * n_cols, 1.6 * n_rows),
+                                squeeze=False)
+    for row, (label, images) in enumerate(rows.items()):
+        for col in range(n_cols):
+            ax = axes[row, col]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if col >= len(images):
+                ax.axis("off")
+                continue
+            image = np.asarray(images[col], np.float64)
+            if standardize:
+                image = (image - image.mean()) / (image.std() + 1e-8)
+                image = np.clip((image + 3) / 6, 0, 1)
+            elif image.max() > 1:
+                image = image / 255.0
+            shown = image[..., 0] if image.ndim == 3 and image.shape[-1] != 3 else image
+            ax.imshow(shown, cmap="gray" if shown.ndim == 2 else None, vmin=0, vmax=1)
+        axes[row, 0].set_ylabel(label, fontsize=7, rotation=0, ha="right", va="center")
+    figure.suptitle(title, fontsize=9)
+    return _save(figure, path)

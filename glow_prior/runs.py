@@ -10,14 +10,16 @@ hparams.json is written atomically (temporary file + rename). TensorFlow writes 
 checkpoint's data and index files before it atomically rewrites the `checkpoint` state
 file, so a run killed while saving still resumes from its previous checkpoint.
 """
-import dataclasses
 import json
 import os
-import tempfile
 
 import tensorflow as tf
 
+from glow_prior.config_io import config_from_dict, write_json_atomic
 from glow_prior.models.glow import GlowConfig, build_glow
+from glow_prior.models.realnvp import RealNVPConfig, build_realnvp
+from glow_prior.models.tabular import TabularFlowConfig, build_tabular
+from glow_prior.models.vae import VAE, VAEConfig
 from glow_prior.priors import PriorConfig
 
 HPARAMS_FILE = "hparams.json"
@@ -26,31 +28,6 @@ CHECKPOINT_DIR = "checkpoints"
 
 class RunDirError(RuntimeError):
     """A run directory is missing, incomplete or does not match the requested model."""
-
-
-def write_json_atomic(path, payload):
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=directory, delete=False, suffix=".tmp") as f:
-        json.dump(payload, f, indent=2, sort_keys=True)
-        f.write("\n")
-        temporary = f.name
-    os.replace(temporary, path)
-
-
-def _to_tuples(value):
-    if isinstance(value, list):
-        return tuple(_to_tuples(v) for v in value)
-    return value
-
-
-def config_from_dict(cls, values):
-    """A frozen config dataclass from JSON values (lists back to tuples, unknown keys refused)."""
-    names = {field.name for field in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - names)
-    if unknown:
-        raise RunDirError(f"{cls.__name__} has no fields {unknown}")
-    return cls(**{k: _to_tuples(v) for k, v in values.items()})
 
 
 def write_hparams(logdir, hparams):
@@ -120,7 +97,23 @@ def _build_glow(hparams, prior):
     return build_glow(config_from_dict(GlowConfig, hparams["architecture"]), prior.build)
 
 
-MODEL_BUILDERS = {"glow": _build_glow}
+def _build_tabular(hparams, prior):
+    return build_tabular(config_from_dict(TabularFlowConfig, hparams["architecture"]),
+                         prior.build)
+
+
+def _build_vae(hparams, prior):
+    config = config_from_dict(VAEConfig, hparams["architecture"])
+    return VAE(config, prior.build(config.latent_dim))
+
+
+def _build_realnvp(hparams, prior):
+    return build_realnvp(config_from_dict(RealNVPConfig, hparams["architecture"]),
+                         prior.build)
+
+
+MODEL_BUILDERS = {"glow": _build_glow, "realnvp": _build_realnvp, "tabular": _build_tabular,
+                  "vae": _build_vae}
 
 
 def build_model(hparams):

@@ -34,7 +34,7 @@ from tqdm import tqdm
 
 from glow_prior import distribute, evaluation, plots, runs
 from glow_prior.data import preprocess
-from glow_prior.objectives import MaximumLikelihood
+from glow_prior.objectives import MaximumLikelihood, NegativeTraining
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -51,6 +51,7 @@ class TrainConfig:
     optimizer: str = "adamax"
     lr: float = 0.001
     beta1: float = 0.9
+    beta2: float = -1.0  # < 0: OpenAI's 1 - 1/(its_per_epoch * polyak_epochs)
     polyak_epochs: float = 1.0
     weight_decay: float = 1.0
     epochs: int = 1000000
@@ -64,12 +65,17 @@ class TrainConfig:
     strategy: str = "default"
     restore_path: str = ""
     n_sample: int = 16
+    adamw_weight_decay: float = 0.0
+    negative_threshold: float = -30000.0
 
     def validate(self):
-        if self.optimizer not in ("adamax", "adam"):
-            raise ValueError(f"optimizer must be adamax or adam, got '{self.optimizer}'")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got '{self.optimizer}'")
         if self.n_batch_train < 1 or self.lr <= 0 or self.epochs < 1:
             raise ValueError("n_batch_train, lr and epochs must be positive")
+
+
+OPTIMIZERS = ("adamax", "adam", "adamw", "rmsprop")
 
 
 class WarmupSchedule(tf_keras.optimizers.schedules.LearningRateSchedule):
@@ -90,11 +96,20 @@ class WarmupSchedule(tf_keras.optimizers.schedules.LearningRateSchedule):
 
 
 def make_optimizer(config, its_per_epoch):
+    """(optimizer, Polyak decay); both use OpenAI's beta2 unless config.beta2 is set."""
     beta2 = 1.0 - 1.0 / (its_per_epoch * config.polyak_epochs)
+    if config.beta2 >= 0:
+        beta2 = config.beta2
     schedule = WarmupSchedule(config.lr, config.epochs_warmup * its_per_epoch)
+    common = dict(learning_rate=schedule, beta_1=config.beta1, beta_2=beta2, epsilon=1e-8)
+    if config.optimizer == "adamw":
+        return tf_keras.optimizers.AdamW(weight_decay=config.adamw_weight_decay,
+                                         **common), beta2
+    if config.optimizer == "rmsprop":
+        return tf_keras.optimizers.RMSprop(learning_rate=schedule), beta2
     cls = tf_keras.optimizers.Adamax if config.optimizer == "adamax" else \
         tf_keras.optimizers.Adam
-    return cls(learning_rate=schedule, beta_1=config.beta1, beta_2=beta2, epsilon=1e-8), beta2
+    return cls(**common), beta2
 
 
 @dataclasses.dataclass
@@ -189,7 +204,8 @@ class Trainer:
         self._check_run_dir()
         with self.strategy.scope():
             self.model = runs.build_model(hparams)
-            self.stream.noise_fn = getattr(self.model, "dequantization_noise", None)
+            if getattr(self.model, "dequantized", False):
+                self.stream.noise_fn = self.model.dequantization_noise
             self.optimizer, self.polyak_decay = make_optimizer(config, self.stream.its_per_epoch)
             self.optimizer.build(self.model.trainable_variables)
             self.polyak = runs.PolyakAverage(self.model.trainable_variables)
@@ -200,8 +216,11 @@ class Trainer:
 
     # ----------------------------------------------------------------- setup
     def _check_run_dir(self):
+        """A logdir holding checkpoints of a different model is refused (resuming it with
+        other settings would mix two runs); one without checkpoints is taken over."""
         path = os.path.join(self.logdir, runs.HPARAMS_FILE)
-        if os.path.exists(path):
+        has_checkpoint = runs.checkpoint_manager(self.logdir).latest_checkpoint is not None
+        if os.path.exists(path) and has_checkpoint:
             existing = runs.read_hparams(self.logdir)
             for key in ("model", "architecture", "prior"):
                 if existing.get(key) != json.loads(json.dumps(self.hparams.get(key))):
@@ -341,8 +360,7 @@ class Trainer:
                       "images_per_s": count * self.config.n_batch_train /
                       max(time.time() - started, 1e-9),
                       **{k: v / max(count, 1) for k, v in totals.items()}}
-            if self.test_data is not None and (epoch % self.config.epochs_full_valid == 0
-                                               or epoch == self.config.epochs):
+            if self.test_data is not None and epoch % self.config.epochs_full_valid == 0:
                 record.update(self.evaluate())
                 self._log("test.txt", record)
             self._log("train.txt", record)
@@ -362,22 +380,37 @@ class Trainer:
         return record
 
 
-def run_hparams(model_kind, architecture, prior, data, train):
+def run_hparams(model_kind, architecture, prior, data, train, data_kind="images"):
     """The hparams dict of a run (what glow_prior.runs.build_model reads back)."""
     return {"model": model_kind, "architecture": dataclasses.asdict(architecture),
             "prior": dataclasses.asdict(prior), "data": dataclasses.asdict(data),
-            "training": dataclasses.asdict(train)}
+            "data_kind": data_kind, "training": dataclasses.asdict(train)}
+
+
+def paired_negatives(x_ood, n, seed):
+    """OOD examples aligned with n training examples (cycled in a seeded random order), so
+    every batch carries as many negatives as in-distribution examples."""
+    order = np.random.default_rng([seed, 7]).permutation(len(x_ood))
+    return x_ood[np.resize(order, n)]
 
 
 def train_model(model_kind, architecture, prior, data, train, logdir, train_set,
-                test_set=None, objective=None, show_progress=True):
-    """Trains a model on `train_set` (an ImageSet or anything with .x/.y) into `logdir`.
+                test_set=None, show_progress=True, data_kind="images", negatives=None):
+    """Trains a model on `train_set` (an ImageSet or VectorSet) into `logdir`.
 
-    Mixture priors get their component assignments here, before training.
+    Mixture priors get their component assignments here, before training. `negatives`
+    (an ImageSet, with train.negative_threshold) switches to negative training.
     """
     components = prior.assign(train_set.x, train_set.y)
-    hparams = run_hparams(model_kind, architecture, prior, data, train)
-    objective = objective or MaximumLikelihood(getattr(architecture, "weight_y", 0.0))
-    trainer = Trainer(hparams, logdir, TrainData(train_set.x, train_set.y, components), train,
-                      objective, test_data=test_set, show_progress=show_progress)
+    hparams = run_hparams(model_kind, architecture, prior, data, train, data_kind)
+    train_data = TrainData(train_set.x, train_set.y, components)
+    if negatives is None:
+        objective = MaximumLikelihood(getattr(architecture, "weight_y", 0.0))
+    else:
+        objective = NegativeTraining(train.negative_threshold)
+        train_data.extra["x_ood"] = paired_negatives(negatives.x, len(train_set), train.seed)
+        hparams["negative_training"] = {"dataset": negatives.name,
+                                        "threshold": train.negative_threshold}
+    trainer = Trainer(hparams, logdir, train_data, train, objective, test_data=test_set,
+                      show_progress=show_progress)
     return trainer.run()

@@ -101,16 +101,23 @@ class FlowChain(NonCompositeChain):
         self.steps = list(bijectors)
         super().__init__(list(reversed(self.steps)), name=name)
 
-    def forward_and_log_det(self, x):
+    def forward_and_log_det(self, x, y=None):
+        _unconditional(y)
         log_det = zeros_like_batch(x)
         for bijector in self.steps:
             x, step_log_det = bijector.forward_and_log_det(x)
             log_det += step_log_det
         return x, log_det
 
-    def inverse_and_log_det(self, y):
-        log_det = zeros_like_batch(y)
+    def inverse_and_log_det(self, z, y=None):
+        _unconditional(y)
+        log_det = zeros_like_batch(z)
         for bijector in reversed(self.steps):
-            y, step_log_det = bijector.inverse_and_log_det(y)
+            z, step_log_det = bijector.inverse_and_log_det(z)
             log_det += step_log_det
-        return y, log_det
+        return z, log_det
+
+
+def _unconditional(y):
+    if y is not None:
+        raise ValueError("this flow is not class-conditional; do not pass labels y")

@@ -1,6 +1,8 @@
 """Datasets: tfds (online and offline-prepared), selection, preprocessing, synthetic data."""
 import dataclasses
 
+from glow_prior.config_io import config_from_dict
+from glow_prior.data import tabular
 from glow_prior.data.preprocess import resize_images
 from glow_prior.data.selection import filter_labels, keep_label_clusters, random_subset
 from glow_prior.data.sources import (DatasetUnavailableError, ImageSet, load_images,
@@ -51,3 +53,36 @@ def load_train_test(config):
         train, test = keep_label_clusters(train, test, config.labels, config.kmeans_clusters,
                                           config.kmeans_keep, config.seed)
     return random_subset(train, config.subset, config.seed), test
+
+
+def ood_split(name, config, split="test"):
+    """A full split of OOD dataset `name` (all labels), resized like the in-distribution
+    data: the test split for evaluation, the train split for negative training."""
+    ood_config = DataConfig(dataset=name, data_dir=config.data_dir,
+                            image_size=config.image_size)
+    return load_split(ood_config, split)
+
+
+def evaluation_sets(hparams, ood_names=(), data_dir=None, dataset=None):
+    """(train, test, {name: OOD set}) of a run, read back from its hparams.
+
+    Image runs: the run's DataConfig (data_dir / dataset may override it, e.g. for imported
+    OpenAI models); OOD sets are the test splits of the tfds datasets in `ood_names`.
+    Tabular runs: their TabularDataConfig defines the OOD sets; `ood_names` selects some.
+    """
+    if hparams.get("data_kind") == "tabular":
+        splits = tabular.load_tabular(config_from_dict(tabular.TabularDataConfig,
+                                                       hparams["data"]))
+        unknown = sorted(set(ood_names) - set(splits.ood))
+        if unknown:
+            raise ValueError(f"this run's data has OOD sets {sorted(splits.ood)}, not "
+                             f"{unknown}")
+        chosen = {k: v for k, v in splits.ood.items() if not ood_names or k in ood_names}
+        return splits.train, splits.test, chosen
+    config = config_from_dict(DataConfig, hparams["data"])
+    overrides = {k: v for k, v in (("data_dir", data_dir), ("dataset", dataset)) if v}
+    config = dataclasses.replace(config, **overrides)
+    if not config.dataset:
+        raise ValueError("the run does not record its training dataset; pass --dataset")
+    train, test = load_train_test(config)
+    return train, test, {name: ood_split(name, config) for name in ood_names}

@@ -118,4 +118,5 @@ def build_glow(config, prior_fn):
     classifier = None
     if config.ycond and config.weight_y > 0:
         classifier = LinearZeros("model/classifier", flow.latent_shapes[-1][-1], config.n_y)
-    return FlowModel(flow, prior_fn(flow.latent_size), config.n_bits_x, classifier)
+    return FlowModel(flow, prior_fn(flow.latent_size), config.image_shape, config.n_bits_x,
+                     classifier)

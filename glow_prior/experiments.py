@@ -1,0 +1,229 @@
+"""The papers' experiments as sequences of binary runs, and their reports.
+
+An experiment is a list of runs; each run is a training binary with a flagfile from
+configs/<cpu|paper>/<experiment>/<run>.cfg, followed by bin/evaluate_ood. `bin/reproduce`
+executes exactly these commands (the same code a user runs by hand), then summarises
+every run's ood_report.json into OUTPUT_DIR/report.json, report.md and figures.
+"""
+import dataclasses
+import json
+import os
+import shlex
+import subprocess
+import sys
+
+import numpy as np
+
+from glow_prior import plots
+from glow_prior.config_io import write_json_atomic
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONFIGS_DIR = os.path.join(REPO_ROOT, "configs")
+BIN_DIR = os.path.join(REPO_ROOT, "bin")
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    name: str
+    binary: str
+    ood: tuple
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+    name: str
+    description: str
+    runs: tuple
+    # Reference numbers from the paper, shown beside ours.
+    paper: dict = dataclasses.field(default_factory=dict)
+    # Runs of a sweep: run name -> (series label, x value) for a line plot.
+    sweep: dict = dataclasses.field(default_factory=dict)
+    sweep_axis: str = ""
+
+
+def _glow(name, ood="mnist"):
+    return Run(name, "train_glow", (ood,))
+
+
+def _vae(name):
+    return Run(name, "train_vae", ("mnist",))
+
+
+def _synthetic(name):
+    return Experiment(
+        name, "Flows of 4 affine couplings on Kamoi et al.'s two-mode mixture with a standard "
+              "vs a bimodal Gaussian mixture prior; OOD: N(0, 0.01 I) (their Section 3.1, "
+              "Figures 2 and 10).",
+        (Run("uni", "train_tabular", ("synthetic_ood",)),
+         Run("multi", "train_tabular", ("synthetic_ood",))),
+        paper={"uni": {"in_mean_log_likelihood": -3.25, "ood_mean_log_likelihood": -4.87},
+               "multi": {"ood_mean_log_likelihood": -40.11}} if name == "synthetic_2d" else {})
+
+
+DISTANCES = (10, 25, 50, 100)
+
+EXPERIMENTS = {
+    "synthetic_2d": _synthetic("synthetic_2d"),
+    "synthetic_10d": _synthetic("synthetic_10d"),
+    "fmnist17_mnist": Experiment(
+        "fmnist17_mnist",
+        "Glow on Fashion-MNIST labels 1 and 7 with a standard vs a bimodal Gaussian mixture "
+        "prior (means [+-50, 0, ...]), and standard-prior Glows on label 1 only and label 7 "
+        "only; OOD: MNIST (Kamoi et al. Section 5.3, Figure 4, Table 1).",
+        (_glow("uni"), _glow("multi"), _glow("uni_label1"), _glow("uni_label7")),
+        paper={"uni": {"ood_mean_nll": 1372.18}, "multi": {"ood_mean_nll": 2679.89},
+               "uni_label1": {"ood_mean_nll": 1791.96},
+               "uni_label7": {"ood_mean_nll": 1595.10}}),
+    "fmnist17_mnist_vae": Experiment(
+        "fmnist17_mnist_vae",
+        "The VAE of Kamoi et al. (Table 2) on Fashion-MNIST labels 1 and 7 with a standard vs "
+        "a bimodal Gaussian mixture prior (means [+-75, 0, ...]), and standard-prior VAEs on "
+        "label 1 only and label 7 only; OOD: MNIST; importance-sampled log-likelihoods "
+        "(Section 5.3, Figures 4a and 7, Table 1).",
+        (_vae("uni"), _vae("multi"), _vae("uni_label1"), _vae("uni_label7")),
+        paper={"uni": {"ood_mean_nll": 1647.76}, "multi": {"ood_mean_nll": 2821.97},
+               "uni_label1": {"ood_mean_nll": 1976.73},
+               "uni_label7": {"ood_mean_nll": 1578.43}}),
+    "fmnist0178_mnist_vae": Experiment(
+        "fmnist0178_mnist_vae",
+        "The VAE on Fashion-MNIST labels 0, 1, 7, 8 with a standard vs a four-component "
+        "Gaussian mixture prior (means 150 e_k); OOD: MNIST (Section 5.4, Figure 8a).",
+        (_vae("uni"), _vae("multi"))),
+    "distance_sweep": Experiment(
+        "distance_sweep",
+        "MNIST mean log-likelihood against the distance d between the two components "
+        "([+-d/2, 0, ...]) of a Gaussian vs a generalized Gaussian (beta = 4) mixture prior, "
+        "Glow on Fashion-MNIST labels 1 and 7 (Kamoi et al. Figure 6).",
+        tuple(_glow(f"{kind}_d{d}") for kind in ("gaussian", "generalized") for d in DISTANCES),
+        sweep={f"{kind}_d{d}": (kind, d) for kind in ("gaussian", "generalized")
+               for d in DISTANCES},
+        sweep_axis="distance between components"),
+    "fmnist0178_mnist": Experiment(
+        "fmnist0178_mnist",
+        "Glow on Fashion-MNIST labels 0, 1, 7, 8 with a standard vs a four-component "
+        "Gaussian mixture prior (means [200 k, 0, ...]); OOD: MNIST (Kamoi et al. Figure 8).",
+        (_glow("uni"), _glow("multi"))),
+    "cifar04_svhn": Experiment(
+        "cifar04_svhn",
+        "Glow on one k-means++ cluster (of 4) of each of CIFAR-10 labels 0 and 4 with a "
+        "standard vs a bimodal Gaussian mixture prior (means [+-100, 0, ...]); OOD: SVHN "
+        "(Kamoi et al. Section 5.4, Figure 9).",
+        (_glow("uni", "svhn_cropped"), _glow("multi", "svhn_cropped"))),
+}
+
+
+def flagfile(config, experiment, run, configs_dir=CONFIGS_DIR):
+    path = os.path.join(configs_dir, config, experiment, f"{run}.cfg")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no flagfile {path} for run '{run}' of '{experiment}'")
+    return path
+
+
+def _execute(command, log_path):
+    print("$ " + " ".join(shlex.quote(c) for c in command), flush=True)
+    with open(log_path, "a") as log:
+        log.write("$ " + " ".join(shlex.quote(c) for c in command) + "\n")
+        log.flush()
+        result = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=False)
+    if result.returncode != 0:
+        with open(log_path) as log:
+            tail = log.read()[-3000:]
+        raise RuntimeError(f"command failed ({result.returncode}); see {log_path}:\n{tail}")
+
+
+def run_commands(experiment, run, config, output_dir, data_dir=None, train_flags=(),
+                 eval_flags=(), configs_dir=CONFIGS_DIR):
+    """(train command, evaluate command) of one run."""
+    logdir = os.path.join(output_dir, run.name)
+    common = [f"--data_dir={data_dir}"] if data_dir else []
+    is_image = run.binary != "train_tabular"
+    train = [sys.executable, os.path.join(BIN_DIR, run.binary),
+             f"--flagfile={flagfile(config, experiment.name, run.name, configs_dir)}",
+             f"--logdir={logdir}", *(common if is_image else []), *train_flags]
+    evaluate = [sys.executable, os.path.join(BIN_DIR, "evaluate_ood"), f"--logdir={logdir}",
+                f"--ood_datasets={','.join(run.ood)}", *(common if is_image else []),
+                *eval_flags]
+    return train, evaluate
+
+
+def _run_result(report, ood_name):
+    entry = report["ood_datasets"][ood_name]
+    return {"in_mean_log_likelihood": entry["in_mean_log_likelihood"],
+            "ood_mean_log_likelihood": entry["ood_mean_log_likelihood"],
+            "ood_mean_nll": -entry["ood_mean_log_likelihood"],
+            "in_mean_bits_per_dim": entry["in_mean_bits_per_dim"],
+            "ood_mean_bits_per_dim": entry["ood_mean_bits_per_dim"],
+            "auroc": entry["auroc"], "aupr_in": entry["aupr_in"],
+            "aupr_out": entry["aupr_out"], "fpr_at_95_tpr": entry["fpr_at_95_tpr"]}
+
+
+def summarize(experiment, output_dir, config, commands):
+    """Writes report.json, report.md and the experiment's figures from the runs' reports."""
+    results, figures, scores = {}, {}, {}
+    for run in experiment.runs:
+        run_dir = os.path.join(output_dir, run.name)
+        with open(os.path.join(run_dir, "ood_report.json")) as f:
+            report = json.load(f)
+        results[run.name] = _run_result(report, run.ood[0])
+        with np.load(os.path.join(run_dir, "ood_scores.npz")) as archive:
+            scores[f"{run.name}: test"] = archive["test"]
+            scores[f"{run.name}: {run.ood[0]}"] = archive[run.ood[0]]
+        for key, figure in report.get("figures", {}).items():
+            figures[f"{run.name}/{key}"] = os.path.join(run.name, figure)
+    figures["log_likelihood_histograms"] = os.path.basename(plots.log_likelihood_histograms(
+        scores, os.path.join(output_dir, "log_likelihood_histograms.png"), experiment.name))
+    if experiment.sweep:
+        series = {}
+        for run_name, (label, x) in experiment.sweep.items():
+            series.setdefault(label, ([], []))
+            series[label][0].append(x)
+            series[label][1].append(results[run_name]["ood_mean_log_likelihood"])
+        figures["sweep"] = os.path.basename(plots.line_plot(
+            series, os.path.join(output_dir, "sweep.png"), experiment.sweep_axis,
+            "OOD mean log-likelihood (nats)", experiment.name))
+    payload = {"experiment": experiment.name, "description": experiment.description,
+               "config": config, "results": results, "paper": experiment.paper,
+               "figures": figures, "commands": commands}
+    write_json_atomic(os.path.join(output_dir, "report.json"), payload)
+    with open(os.path.join(output_dir, "report.md"), "w") as f:
+        f.write(markdown(payload))
+    return payload
+
+
+def markdown(payload):
+    lines = [f"# {payload['experiment']} ({payload['config']} config)", "",
+             payload["description"], "",
+             "Log-likelihoods in nats per example (image flows: OpenAI's convention, "
+             "including -D ln 256); AUROC with in-distribution as the positive class and "
+             "log-likelihood as the score.", "",
+             "| run | in mean LL | OOD mean LL | OOD mean NLL | AUROC | paper |",
+             "|---|---|---|---|---|---|"]
+    for name, result in payload["results"].items():
+        paper = payload["paper"].get(name, {})
+        paper_text = ", ".join(f"{k} {v}" for k, v in paper.items()) or "-"
+        lines.append(f"| {name} | {result['in_mean_log_likelihood']:.2f} | "
+                     f"{result['ood_mean_log_likelihood']:.2f} | {result['ood_mean_nll']:.2f} | "
+                     f"{result['auroc']:.4f} | {paper_text} |")
+    lines += ["", "Figures:", *[f"- {k}: {v}" for k, v in payload["figures"].items()],
+              "", "Commands:", "", "```"]
+    lines += [" ".join(shlex.quote(c) for c in command) for command in payload["commands"]]
+    lines += ["```", ""]
+    return "\n".join(lines)
+
+
+def reproduce(name, output_dir, config="cpu", data_dir=None, train_flags=(), eval_flags=(),
+              configs_dir=CONFIGS_DIR):
+    """Runs every run of experiment `name` (resuming finished ones) and summarises."""
+    if name not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment '{name}'; known: {sorted(EXPERIMENTS)}")
+    experiment = EXPERIMENTS[name]
+    os.makedirs(output_dir, exist_ok=True)
+    log_path = os.path.join(output_dir, "commands.log")
+    commands = []
+    for run in experiment.runs:
+        train, evaluate = run_commands(experiment, run, config, output_dir, data_dir,
+                                       train_flags, eval_flags, configs_dir)
+        for command in (train, evaluate):
+            _execute(command, log_path)
+            commands.append(command)
+    return summarize(experiment, output_dir, config, commands)

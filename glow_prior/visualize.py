@@ -1,0 +1,143 @@
+"""Visualisations of Kirichenko et al. (2020), App. E, F, H, J, for multi-scale image flows.
+
+Everything is shown in image layout: the reshape-only inverse of the flow (undo squeezes
+and splits, skip every learned layer) maps latents and intermediate activations back to
+[H, W, C], as their App. E describes; factored-out parts are joined back in (activations:
+the actual factored-out values of the same forward pass; s and t maps: zeros).
+
+* latent_images: unsqueezed latents z of images (averaged over dequantisation draws);
+* coupling_maps: each coupling layer's output and its log-scale s and shift t maps;
+* jacobian_map: |dz_i/dx| for one latent coordinate (their Figure 12);
+* resample_center: latents of a central square resampled from N(0, T^2 I), decoded
+  (their Figure 17);
+* samples: the model's samples.
+"""
+import numpy as np
+import tensorflow as tf
+
+from glow_prior.bijectors.base import FlowChain
+from glow_prior.bijectors.coupling import AdditiveCoupling, AffineCoupling
+from glow_prior.bijectors.masks import MaskedAffineCoupling
+from glow_prior.bijectors.squeeze import Squeeze, unsqueeze2d
+
+COUPLINGS = (AffineCoupling, AdditiveCoupling, MaskedAffineCoupling)
+
+
+def _leaves(chain):
+    """The bijectors of a FlowChain in forward order, nested chains flattened."""
+    for step in chain.steps:
+        if isinstance(step, FlowChain):
+            yield from _leaves(step)
+        else:
+            yield step
+
+
+def _squeeze_count(level):
+    return sum(isinstance(step, Squeeze) for step in _leaves(level))
+
+
+class ImageLayout:
+    """Maps tensors inside a MultiScaleFlow back to the input's image layout."""
+
+    def __init__(self, flow):
+        self.flow = flow
+        self.squeezes = [_squeeze_count(level) for level in flow.levels]
+
+    def to_image(self, tensor, level, squeezes_done, fills):
+        """`tensor` sits in `level` after `squeezes_done` of its squeezes; `fills[j]` is
+        joined back where level j factored out half its channels."""
+        for _ in range(squeezes_done):
+            tensor = unsqueeze2d(tensor)
+        for previous in reversed(range(level)):
+            tensor = tf.concat([tensor, fills[previous]], axis=-1)
+            for _ in range(self.squeezes[previous]):
+                tensor = unsqueeze2d(tensor)
+        return tensor
+
+    def latent_to_image(self, z):
+        """Flat latents [B, D] -> [B, H, W, C] through the reshape-only inverse."""
+        parts = self.flow.unflatten(z)
+        top_level = len(self.flow.levels) - 1
+        return self.to_image(parts[-1], top_level, self.squeezes[top_level], parts[:-1])
+
+
+def latent_images(model, x, noise_draws=1, seed=0):
+    """Unsqueezed latents of uint8 images, averaged over `noise_draws` dequantisations."""
+    layout = ImageLayout(model.flow)
+    total = 0.0
+    for draw in range(noise_draws):
+        noise = model.dequantization_noise(x, tf.constant([seed, draw], tf.int64))
+        total += layout.latent_to_image(model.encode(x, noise))
+    return (total / noise_draws).numpy()
+
+
+def _s_t_full(layer, z):
+    """(s, t) maps of a coupling over the whole tensor (zeros where nothing changes)."""
+    if isinstance(layer, MaskedAffineCoupling):
+        return layer.s_t(z)
+    half = z.shape[-1] // 2
+    zeros = tf.zeros_like(z[..., :half])
+    if isinstance(layer, AffineCoupling):
+        shift, scale = layer.shift_and_scale(z[..., :half])
+        return tf.concat([zeros, tf.math.log(scale)], -1), tf.concat([zeros, shift], -1)
+    return tf.zeros_like(z), tf.concat([zeros, layer.nn(z[..., :half])], -1)
+
+
+def coupling_maps(model, x, noise=None):
+    """[(name, output, s, t)] per coupling layer, each [B, H, W, C] in image layout."""
+    flow, layout = model.flow, ImageLayout(model.flow)
+    z = model.flow_input(x, noise)
+    factored, records = [], []
+    for level_index, (level, split) in enumerate(zip(flow.levels, flow.splits + [None])):
+        squeezes = 0
+        for layer in _leaves(level):
+            if isinstance(layer, COUPLINGS):
+                s, t = _s_t_full(layer, z)
+            z, _ = layer.forward_and_log_det(z)
+            squeezes += isinstance(layer, Squeeze)
+            if isinstance(layer, COUPLINGS):
+                zero_fills = [tf.zeros_like(f) for f in factored]
+                records.append((f"level {level_index} coupling {len(records)}",
+                                layout.to_image(z, level_index, squeezes, factored).numpy(),
+                                layout.to_image(s, level_index, squeezes, zero_fills).numpy(),
+                                layout.to_image(t, level_index, squeezes, zero_fills).numpy()))
+        if split is not None:
+            z, eps, _ = split.split(z)
+            factored.append(eps)
+    return records
+
+
+def latent_index_image(model):
+    """[H, W, C] array: which flat latent coordinate sits at each pixel in image layout."""
+    indices = tf.range(model.num_dims, dtype=tf.float32)[None]
+    return ImageLayout(model.flow).latent_to_image(indices).numpy()[0].astype(np.int64)
+
+
+def jacobian_map(model, x, coordinate, noise=None):
+    """|d z_coordinate / d x_in| summed over channels, [B, H, W] (receptive field)."""
+    x_in = model.flow_input(x, noise)
+    with tf.GradientTape() as tape:
+        tape.watch(x_in)
+        z, _ = model.flow.forward_and_log_det(x_in)
+        target = z[:, coordinate]
+    gradient = tape.gradient(target, x_in)
+    return tf.reduce_sum(tf.abs(gradient), axis=-1).numpy()
+
+
+def central_square_coordinates(model, fraction=10 / 32):
+    """Latent coordinates whose image-layout position lies in a central square whose side
+    is `fraction` of the image side (10 x 10 of 32 x 32 in Kirichenko et al. App. J.1)."""
+    index_image = latent_index_image(model)
+    height, width, _ = index_image.shape
+    side = max(1, int(round(fraction * height)))
+    top, left = (height - side) // 2, (width - side) // 2
+    return np.unique(index_image[top:top + side, left:left + side].ravel())
+
+
+def resample_center(model, x, seed, temperature=1.0, noise=None):
+    """Decoded images whose central-square latents are redrawn from N(0, T^2 I)."""
+    z = model.encode(x, noise).numpy()
+    coordinates = central_square_coordinates(model)
+    rng = np.random.default_rng(seed)
+    z[:, coordinates] = temperature * rng.standard_normal((len(z), len(coordinates)))
+    return model.decode(tf.constant(z, tf.float32)).numpy()
