@@ -45,8 +45,17 @@ def _glow(name, ood="mnist"):
     return Run(name, "train_glow", (ood,))
 
 
-def _vae(name):
-    return Run(name, "train_vae", ("mnist",))
+def _vae(name, ood="mnist"):
+    return Run(name, "train_vae", (ood,))
+
+
+def _realnvp(name, ood="mnist"):
+    return Run(name, "train_realnvp", (ood,) if isinstance(ood, str) else tuple(ood))
+
+
+def _kirichenko_pair(name):
+    return Run(name, "train_realnvp" if name.startswith("realnvp") else "train_glow",
+               ("mnist",) if name.endswith("fmnist") else ("fashion_mnist",))
 
 
 def _synthetic(name):
@@ -89,6 +98,12 @@ EXPERIMENTS = {
         "The VAE on Fashion-MNIST labels 0, 1, 7, 8 with a standard vs a four-component "
         "Gaussian mixture prior (means 150 e_k); OOD: MNIST (Section 5.4, Figure 8a).",
         (_vae("uni"), _vae("multi"))),
+    "cifar04_svhn_vae": Experiment(
+        "cifar04_svhn_vae",
+        "The VAE of Kamoi et al. (Table 3) on one k-means++ cluster of each of CIFAR-10 "
+        "labels 0 and 4 with a standard vs a bimodal Gaussian mixture prior (means "
+        "[+-100, 0, ...]); OOD: SVHN (Section 5.4, Figure 9a).",
+        (_vae("uni", "svhn_cropped"), _vae("multi", "svhn_cropped"))),
     "distance_sweep": Experiment(
         "distance_sweep",
         "MNIST mean log-likelihood against the distance d between the two components "
@@ -103,6 +118,51 @@ EXPERIMENTS = {
         "Glow on Fashion-MNIST labels 0, 1, 7, 8 with a standard vs a four-component "
         "Gaussian mixture prior (means [200 k, 0, ...]); OOD: MNIST (Kamoi et al. Figure 8).",
         (_glow("uni"), _glow("multi"))),
+    "baseline_auroc": Experiment(
+        "baseline_auroc",
+        "RealNVP and Glow trained on Fashion-MNIST (OOD: MNIST) and on MNIST (OOD: "
+        "Fashion-MNIST): flows fail to detect OOD data (Kirichenko et al. App. D, Table 1).",
+        tuple(_kirichenko_pair(name) for name in ("realnvp_fmnist", "realnvp_mnist",
+                                                  "glow_fmnist", "glow_mnist")),
+        paper={"realnvp_fmnist": {"auroc": 0.108}, "realnvp_mnist": {"auroc": 0.9999},
+               "glow_fmnist": {"auroc": 0.133}, "glow_mnist": {"auroc": 0.9996}}),
+    "masks": Experiment(
+        "masks",
+        "Single-scale RealNVPs with checkerboard, horizontal and cycle masks on Fashion-MNIST; "
+        "OOD: MNIST (Kirichenko et al. App. I.1, Figure 15).",
+        tuple(_realnvp(mask) for mask in ("checkerboard", "horizontal", "cycle"))),
+    "bottleneck": Experiment(
+        "bottleneck",
+        "RealNVP on Fashion-MNIST with st-network bottlenecks l = 10, 50, 100 against the "
+        "baseline; OOD: MNIST (Kirichenko et al. App. I.2, Figure 16).",
+        tuple(_realnvp(name) for name in ("baseline", "l10", "l50", "l100")),
+        sweep={"l10": ("bottleneck", 10), "l50": ("bottleneck", 50),
+               "l100": ("bottleneck", 100)},
+        sweep_axis="bottleneck dimension l"),
+    "negative_training": Experiment(
+        "negative_training",
+        "RealNVP trained to maximise the likelihood of one dataset and minimise that of "
+        "another above c = -30000 nats (eq. 7), evaluated on both and on held-out OOD sets "
+        "(Kirichenko et al. App. B, Figure 7e/f).",
+        (_realnvp("fmnist_up_mnist_down", ("mnist", "constant", "noise")),
+         _realnvp("mnist_up_fmnist_down", ("fashion_mnist", "constant", "noise")))),
+    "tabular": Experiment(
+        "tabular",
+        "Tabular RealNVP (8 couplings, MLP st-networks, AdamW) on scikit-learn's "
+        "breast-cancer data: trained on one class, the other class is OOD (the offline "
+        "counterpart of Kirichenko et al. App. K.3).",
+        (Run("class0", "train_tabular", ("class_1",)),
+         Run("class1", "train_tabular", ("class_0",)))),
+    "tabular_uci": Experiment(
+        "tabular_uci",
+        "Tabular RealNVP on HEPMASS and MINIBOONE (UCI files under data/uci/, see the "
+        "flagfiles): trained on one class, the other is OOD (Kirichenko et al. Table 2b).",
+        tuple(Run(f"{name}_{cls}", "train_tabular", (f"class_{1 - index}",))
+              for name in ("hepmass", "miniboone")
+              for index, cls in enumerate(("background", "signal"))),
+        paper={"hepmass_background": {"auroc": 0.8378}, "hepmass_signal": {"auroc": 0.7073},
+               "miniboone_background": {"auroc": 0.7271},
+               "miniboone_signal": {"auroc": 0.8756}}),
     "cifar04_svhn": Experiment(
         "cifar04_svhn",
         "Glow on one k-means++ cluster (of 4) of each of CIFAR-10 labels 0 and 4 with a "
@@ -165,9 +225,12 @@ def summarize(experiment, output_dir, config, commands):
         with open(os.path.join(run_dir, "ood_report.json")) as f:
             report = json.load(f)
         results[run.name] = _run_result(report, run.ood[0])
+        if len(run.ood) > 1:
+            results[run.name]["per_ood"] = {name: _run_result(report, name) for name in run.ood}
         with np.load(os.path.join(run_dir, "ood_scores.npz")) as archive:
             scores[f"{run.name}: test"] = archive["test"]
-            scores[f"{run.name}: {run.ood[0]}"] = archive[run.ood[0]]
+            for name in run.ood:
+                scores[f"{run.name}: {name}"] = archive[name]
         for key, figure in report.get("figures", {}).items():
             figures[f"{run.name}/{key}"] = os.path.join(run.name, figure)
     figures["log_likelihood_histograms"] = os.path.basename(plots.log_likelihood_histograms(
@@ -204,6 +267,11 @@ def markdown(payload):
         lines.append(f"| {name} | {result['in_mean_log_likelihood']:.2f} | "
                      f"{result['ood_mean_log_likelihood']:.2f} | {result['ood_mean_nll']:.2f} | "
                      f"{result['auroc']:.4f} | {paper_text} |")
+    for name, result in payload["results"].items():
+        for ood, entry in result.get("per_ood", {}).items():
+            lines.append(f"| {name} vs {ood} | {entry['in_mean_log_likelihood']:.2f} | "
+                         f"{entry['ood_mean_log_likelihood']:.2f} | "
+                         f"{entry['ood_mean_nll']:.2f} | {entry['auroc']:.4f} | - |")
     lines += ["", "Figures:", *[f"- {k}: {v}" for k, v in payload["figures"].items()],
               "", "Commands:", "", "```"]
     lines += [" ".join(shlex.quote(c) for c in command) for command in payload["commands"]]

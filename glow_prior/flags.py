@@ -199,6 +199,9 @@ def define_training_flags(fv=FLAGS):
     d.float("checkpoint_secs", 600.0, "Also checkpoint mid-epoch this often.")
     d.bool("xla", False, "Compile the training step with XLA.")
     d.enum("strategy", "default", distribute.STRATEGIES, "tf.distribute strategy.")
+    d.list("devices", [], "Devices of a mirrored strategy (default: all local GPUs).")
+    d.enum("mixed_precision", "none", ["none", "bfloat16", "float16"], "Compute the "
+           "convolutions in this dtype (log-dets and priors stay float32); for GPUs/TPUs.")
 
 
 def data_config(fv=FLAGS):
@@ -248,7 +251,8 @@ def train_config(fv=FLAGS):
         checkpoint_secs=fv.checkpoint_secs, xla=fv.xla, strategy=fv.strategy,
         restore_path=fv.restore_path, adamw_weight_decay=fv.adamw_weight_decay,
         negative_threshold=fv["negative_threshold"].value if "negative_threshold" in fv
-        else TrainConfig.negative_threshold)
+        else TrainConfig.negative_threshold,
+        devices=tuple(fv.devices), mixed_precision=fv.mixed_precision)
 
 
 def define_evaluation_flags(fv=FLAGS):

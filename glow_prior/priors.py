@@ -116,7 +116,8 @@ class Prior(tf.Module):
 
     def sample(self, n, seed, temperature=1.0, components=None):
         """Draws z = mu_k + temperature * (sample of p_k - mu_k); k uniform unless given."""
-        component_seed, noise_seed = tf.unstack(tf.random.split(seed, 2))
+        seed = tf.cast(tf.math.floormod(tf.cast(seed, tf.int64), 2**31), tf.int32)  # TFP: int32
+        component_seed, noise_seed = tf.unstack(tfp.random.split_seed(seed, 2))
         if components is None:
             components = tf.random.stateless_uniform(
                 [n], component_seed, 0, self.n_components, dtype=tf.int32)

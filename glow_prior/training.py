@@ -33,6 +33,7 @@ import tf_keras
 from tqdm import tqdm
 
 from glow_prior import distribute, evaluation, plots, runs
+from glow_prior.bijectors.layers import set_mixed_precision
 from glow_prior.data import preprocess
 from glow_prior.objectives import MaximumLikelihood, NegativeTraining
 
@@ -67,6 +68,8 @@ class TrainConfig:
     n_sample: int = 16
     adamw_weight_decay: float = 0.0
     negative_threshold: float = -30000.0
+    devices: tuple = ()
+    mixed_precision: str = "none"
 
     def validate(self):
         if self.optimizer not in OPTIMIZERS:
@@ -198,7 +201,8 @@ class Trainer:
         self.objective = objective
         self.test_data = test_data
         self.show_progress = show_progress
-        self.strategy = distribute.make_strategy(config.strategy)
+        self.strategy = distribute.make_strategy(config.strategy, list(config.devices) or None)
+        set_mixed_precision(config.mixed_precision)
         self.stream = BatchStream(train_data.arrays(), config.n_batch_train, config.seed,
                                   config.dal)
         self._check_run_dir()
@@ -207,6 +211,8 @@ class Trainer:
             if getattr(self.model, "dequantized", False):
                 self.stream.noise_fn = self.model.dequantization_noise
             self.optimizer, self.polyak_decay = make_optimizer(config, self.stream.its_per_epoch)
+            if config.mixed_precision == "float16":  # float16 gradients need loss scaling
+                self.optimizer = tf_keras.mixed_precision.LossScaleOptimizer(self.optimizer)
             self.optimizer.build(self.model.trainable_variables)
             self.polyak = runs.PolyakAverage(self.model.trainable_variables)
         self.manager = runs.checkpoint_manager(logdir, model=self.model,
@@ -233,7 +239,7 @@ class Trainer:
         """Resume, restore weights from restore_path, or run the data-dependent init."""
         resumed = runs.restore_latest(self.manager, self.logdir)
         if resumed:
-            print(f"Resumed from {resumed} (step {int(self.optimizer.iterations)})", flush=True)
+            print(f"Resumed from {resumed} (step {self._global_step()})", flush=True)
             return
         if self.config.restore_path:
             source, _ = runs.load_model(self.config.restore_path)
@@ -242,7 +248,7 @@ class Trainer:
             self.polyak.copy_from_model()
             print(f"Restored weights from {self.config.restore_path}", flush=True)
             return
-        if not bool(self.model.initialized):
+        if not self.model.initialized.numpy():
             n_init = min(self.config.n_batch_init, len(self.train_data))
             rng = np.random.default_rng([self.config.seed, 10 ** 6])
             index = rng.choice(len(self.train_data), n_init, replace=False)
@@ -252,49 +258,73 @@ class Trainer:
 
     # ----------------------------------------------------------------- steps
     def _build_step(self):
+        """step(batch, step_index) -> (stats, applied).
+
+        Two compiled functions: `compute` returns the loss statistics, each replica's
+        gradients and whether loss and gradients are finite on every replica; `apply` runs
+        the optimizer and the Polyak average. The host applies only finite steps, so a
+        NaN/Inf leaves the weights and optimizer state as they were. (A tf.cond around
+        apply_gradients would do this inside one graph, but MirroredStrategy cannot
+        aggregate gradients inside a conditional branch.)
+        """
         model, optimizer, objective = self.model, self.optimizer, self.objective
-        variables = model.trainable_variables
-        replicas = self.strategy.num_replicas_in_sync
+        strategy, variables = self.strategy, model.trainable_variables
+        replicas = strategy.num_replicas_in_sync
         weight_decay = self.config.weight_decay
         polyak, decay = self.polyak, self.polyak_decay
+        loss_scaled = isinstance(optimizer, tf_keras.mixed_precision.LossScaleOptimizer)
 
-        def replica_step(batch, seed):
+        def replica_gradients(batch, seed):
             seed = tf.random.experimental.stateless_fold_in(
                 seed, tf.distribute.get_replica_context().replica_id_in_sync_group)
             with tf.GradientTape() as tape:
                 loss, stats = objective(model, batch, seed)
                 scaled = loss / replicas
+                if loss_scaled:
+                    scaled = optimizer.get_scaled_loss(scaled)
             grads = tape.gradient(scaled, variables)
             finite = tf.math.is_finite(loss)
-            for grad in grads:
-                if grad is not None:
-                    finite = tf.logical_and(finite, tf.reduce_all(tf.math.is_finite(grad)))
-            finite = distribute.all_replicas_true(finite)
-
-            def apply():
-                if weight_decay != 1.0:
-                    for v in variables:
-                        v.assign(v * weight_decay)
-                optimizer.apply_gradients(zip(grads, variables))
-                polyak.update(decay)
-                return tf.constant(True)
-
-            applied = tf.cond(finite, apply, lambda: tf.constant(False))
-            return stats, applied
+            if loss_scaled:
+                # Dynamic loss scaling skips steps with overflowing gradients by itself.
+                grads = optimizer.get_unscaled_gradients(grads)
+            else:
+                for grad in grads:
+                    if grad is not None:
+                        finite = tf.logical_and(finite, tf.reduce_all(tf.math.is_finite(grad)))
+            return stats, grads, tf.cast(tf.logical_not(finite), tf.float32)
 
         @tf.function(jit_compile=self.config.xla or None)
+        def compute(batch, step_index):
+            stats, grads, failures = strategy.run(
+                replica_gradients, args=(batch, self.stream.step_seed(step_index)))
+            stats = {k: strategy.reduce("MEAN", v, axis=None) for k, v in stats.items()}
+            return stats, grads, tf.equal(strategy.reduce("SUM", failures, axis=None), 0.0)
+
+        def replica_apply(grads):
+            if weight_decay != 1.0:
+                for v in variables:
+                    v.assign(v * weight_decay)
+            optimizer.apply_gradients(zip(grads, variables))
+            polyak.update(decay)
+
+        @tf.function
+        def apply(grads):
+            strategy.run(replica_apply, args=(grads,))
+
         def step(batch, step_index):
-            seed = self.stream.step_seed(step_index)
-            stats, applied = self.strategy.run(replica_step, args=(batch, seed))
-            stats = {k: self.strategy.reduce("MEAN", v, axis=None) for k, v in stats.items()}
-            applied = self.strategy.experimental_local_results(applied)[0]
-            return stats, applied
+            stats, grads, finite = compute(batch, step_index)
+            if bool(finite):
+                apply(grads)
+            return stats, finite
 
         return step
 
     # ------------------------------------------------------------------ loop
+    def _global_step(self):
+        return int(self.optimizer.iterations.numpy())
+
     def _save(self):
-        return self.manager.save(checkpoint_number=int(self.optimizer.iterations))
+        return self.manager.save(checkpoint_number=self._global_step())
 
     def _log(self, filename, record):
         with open(os.path.join(self.logdir, filename), "a") as f:
@@ -327,18 +357,18 @@ class Trainer:
             self._step_fn = self._build_step()
         its = self.stream.its_per_epoch
         writer = tf.summary.create_file_writer(os.path.join(self.logdir, "tensorboard"))
-        start_step = int(self.optimizer.iterations)
+        start_step = self._global_step()
         record = {}
         last_save = time.time()
         for epoch in range(start_step // its + 1, self.config.epochs + 1):
-            skip = int(self.optimizer.iterations) - (epoch - 1) * its
+            skip = self._global_step() - (epoch - 1) * its
             dataset = self.strategy.experimental_distribute_dataset(
                 self.stream.dataset(epoch, skip))
             totals, count, started = {}, 0, time.time()
             bar = tqdm(total=its, initial=skip, desc=f"epoch {epoch}", leave=False,
                        disable=None if self.show_progress else True, dynamic_ncols=True)
             for batch in dataset:
-                step_index = tf.constant(int(self.optimizer.iterations), tf.int64)
+                step_index = tf.constant(self._global_step(), tf.int64)
                 stats, applied = self._step_fn(batch, step_index)
                 if not bool(applied):
                     saved = self._save()
@@ -356,7 +386,7 @@ class Trainer:
                     self._save()
                     last_save = time.time()
             bar.close()
-            record = {"epoch": epoch, "step": int(self.optimizer.iterations),
+            record = {"epoch": epoch, "step": self._global_step(),
                       "images_per_s": count * self.config.n_batch_train /
                       max(time.time() - started, 1e-9),
                       **{k: v / max(count, 1) for k, v in totals.items()}}

@@ -134,9 +134,16 @@ def central_square_coordinates(model, fraction=10 / 32):
     return np.unique(index_image[top:top + side, left:left + side].ravel())
 
 
-def resample_center(model, x, seed, temperature=1.0, noise=None):
-    """Decoded images whose central-square latents are redrawn from N(0, T^2 I)."""
-    z = model.encode(x, noise).numpy()
+def bin_centres(model, x):
+    """Dequantisation noise of half a bin: x_in at its bin's centre, so decode(encode(x))
+    gives x back despite float rounding (on the lower edge it may floor to the bin below)."""
+    return tf.fill(tf.shape(x), 0.5 / 2 ** model.n_bits_x)
+
+
+def resample_center(model, x, seed, temperature=1.0):
+    """Decoded images whose central-square latents are redrawn from N(0, T^2 I); the other
+    latents are those of x at its bin centres."""
+    z = model.encode(x, bin_centres(model, x)).numpy()
     coordinates = central_square_coordinates(model)
     rng = np.random.default_rng(seed)
     z[:, coordinates] = temperature * rng.standard_normal((len(z), len(coordinates)))

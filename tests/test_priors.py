@@ -95,6 +95,13 @@ def test_sampling_uses_the_requested_component_and_temperature():
     assert 0.4 < np.mean(mixed[:, 0] > 0) < 0.6
 
 
+def test_sampling_accepts_int64_and_int32_seeds_alike():
+    prior = priors.PriorConfig(kind="gaussian_mixture").build(3)
+    from_int64 = prior.sample(5, seed=tf.constant([7, 8], tf.int64)).numpy()
+    from_int32 = prior.sample(5, seed=tf.constant([7, 8], tf.int32)).numpy()
+    np.testing.assert_array_equal(from_int64, from_int32)
+
+
 def test_label_assignment():
     config = priors.PriorConfig(kind="gaussian_mixture", label_map="1:0,7:1")
     assert config.assign(None, np.array([7, 1, 1, 7])).tolist() == [1, 0, 0, 1]

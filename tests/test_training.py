@@ -146,7 +146,7 @@ def test_train_glow_on_fashion_mnist_survives_a_kill(prepared_data_dir, tmp_path
     """bin/train_glow with the CPU flagfile: killed mid-run, rerun, resumes; bits/dim falls."""
     logdir = tmp_path / "run"
     command = [sys.executable, str(REPO / "bin" / "train_glow"),
-               "--flagfile=configs/cpu/fmnist17_glow_multi.cfg", f"--logdir={logdir}",
+               "--flagfile=configs/cpu/fmnist17_mnist/multi.cfg", f"--logdir={logdir}",
                f"--data_dir={prepared_data_dir}", "--subset=2048", "--epochs=3",
                "--checkpoint_secs=3"]
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE,

@@ -10,8 +10,13 @@ Conventions (openai/glow tfops.py; ../shared/references/openai_glow_notes.md sec
   channel that is 1 on the padded border and 0 inside, then a VALID convolution runs. The
   kernel W therefore has n_in + 1 input channels, the indicator channel last. Because the
   convolution is linear, this equals a SAME convolution of x with W[..., :n_in, :] plus a
-  data-independent bias map (the indicator convolved with W[..., n_in:, :]); we compute it
-  that way, which avoids padding and concatenating every activation.
+  data-independent map (the indicator convolved with W[..., n_in:, :]). We take whichever
+  is cheaper: padding the input when it has fewer channels than the output, adding the
+  border map to the output otherwise.
+* For speed, an actnorm after a convolution is folded into it, (conv(x, W) + b) * s =
+  conv(x, W * s) + b * s, with the bias added by tf.nn.bias_add (which TensorFlow can fuse
+  with the convolution and a following ReLU); the data-dependent init uses the unfolded
+  form, since it needs the convolution's raw output.
 * conv2d_zeros / linear_zeros: W, b and logs start at zero; y = (conv(x, W) + b) *
   exp(3 * logs) with logs of shape [1, n_out].
 
@@ -23,6 +28,26 @@ import tensorflow as tf
 from glow_prior.bijectors.base import ddi_active
 
 LOGSCALE_FACTOR = 3.0
+
+# Mixed precision: convolutions run in this dtype; their outputs, actnorm, log-dets and
+# priors stay float32 (set by the trainer before it builds a model).
+_COMPUTE = {"dtype": tf.float32}
+MIXED_PRECISION = {"none": tf.float32, "bfloat16": tf.bfloat16, "float16": tf.float16}
+
+
+def set_mixed_precision(name):
+    if name not in MIXED_PRECISION:
+        raise ValueError(f"mixed_precision must be one of {sorted(MIXED_PRECISION)}")
+    _COMPUTE["dtype"] = MIXED_PRECISION[name]
+
+
+def conv2d(x, kernel, padding="SAME"):
+    """tf.nn.conv2d in the compute dtype, returning float32."""
+    dtype = _COMPUTE["dtype"]
+    if dtype == tf.float32:
+        return tf.nn.conv2d(x, kernel, strides=1, padding=padding)
+    y = tf.nn.conv2d(tf.cast(x, dtype), tf.cast(kernel, dtype), strides=1, padding=padding)
+    return tf.cast(y, tf.float32)
 
 
 def variable(name, initial_value, trainable=True, dtype=tf.float32):
@@ -67,16 +92,19 @@ def _edge_indicator(height, width):
 def edge_padded_conv(x, kernel):
     """OpenAI's add_edge_padding + VALID conv for a 3x3 `kernel` [3, 3, C+1, out]."""
     channels = x.shape[-1]
-    data_part = tf.nn.conv2d(x, kernel[:, :, :channels, :], strides=1, padding="SAME")
     indicator = _edge_indicator(tf.shape(x)[1], tf.shape(x)[2])
-    border_bias = tf.nn.conv2d(indicator, kernel[:, :, channels:, :], strides=1,
-                               padding="VALID")
-    return data_part + border_bias
+    if channels < kernel.shape[-1]:
+        padded = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]])
+        indicators = tf.repeat(indicator, tf.shape(x)[0], axis=0)
+        return conv2d(tf.concat([padded, indicators], axis=-1), kernel, padding="VALID")
+    data_part = conv2d(x, kernel[:, :, :channels, :])
+    border = tf.nn.conv2d(indicator, kernel[:, :, channels:, :], strides=1, padding="VALID")
+    return data_part + border
 
 
 def _conv(x, kernel):
     if kernel.shape[0] == 1:
-        return tf.nn.conv2d(x, kernel, strides=1, padding="SAME")
+        return conv2d(x, kernel)
     return edge_padded_conv(x, kernel)
 
 
@@ -95,7 +123,10 @@ class Conv2dActNorm(tf.Module):
         self.actnorm = ActNormLayer(scope, n_out)
 
     def __call__(self, x):
-        return self.actnorm(_conv(x, self.W))
+        if ddi_active():
+            return self.actnorm(_conv(x, self.W))
+        scale = tf.exp(tf.reshape(self.actnorm.log_scale(), [-1]))
+        return tf.nn.bias_add(_conv(x, self.W * scale), tf.reshape(self.actnorm.b, [-1]) * scale)
 
 
 class Conv2dZeros(tf.Module):
@@ -108,7 +139,8 @@ class Conv2dZeros(tf.Module):
         self.logs = variable(f"{scope}/logs", tf.zeros([1, n_out]))
 
     def __call__(self, x):
-        return (_conv(x, self.W) + self.b) * tf.exp(self.logs * LOGSCALE_FACTOR)
+        scale = tf.exp(tf.reshape(self.logs, [-1]) * LOGSCALE_FACTOR)
+        return tf.nn.bias_add(_conv(x, self.W * scale), tf.reshape(self.b, [-1]) * scale)
 
 
 class LinearZeros(tf.Module):

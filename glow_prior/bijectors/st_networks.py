@@ -13,7 +13,8 @@ dimension l").
 import numpy as np
 import tensorflow as tf
 
-from glow_prior.bijectors.layers import ActNormLayer, variable
+from glow_prior.bijectors.base import ddi_active
+from glow_prior.bijectors.layers import ActNormLayer, conv2d, variable
 
 
 def _conv_weights(rng, scope, shape):
@@ -30,7 +31,12 @@ class _Conv(tf.Module):
         self.actnorm = ActNormLayer(scope, n_out)
 
     def __call__(self, x):
-        return self.actnorm(tf.nn.conv2d(x, self.W, 1, "SAME") + self.b)
+        if ddi_active():
+            return self.actnorm(conv2d(x, self.W) + self.b)
+        # actnorm((conv + b)) folded into the convolution (see layers.Conv2dActNorm).
+        scale = tf.exp(tf.reshape(self.actnorm.log_scale(), [-1]))
+        bias = (self.b + tf.reshape(self.actnorm.b, [-1])) * scale
+        return tf.nn.bias_add(conv2d(x, self.W * scale), bias)
 
 
 class ResNetST(tf.Module):
@@ -63,5 +69,5 @@ class ResNetST(tf.Module):
                 h = self._squeeze_through_bottleneck(h)
             residual = second(tf.nn.relu(first(tf.nn.relu(h))))
             h = residual if self.bottleneck_at is not None else h + residual
-        out = tf.nn.conv2d(tf.nn.relu(h), self.W_out, 1, "SAME") + self.b_out
+        out = conv2d(tf.nn.relu(h), self.W_out) + self.b_out
         return tf.split(out, 2, axis=-1)

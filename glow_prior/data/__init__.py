@@ -1,8 +1,10 @@
 """Datasets: tfds (online and offline-prepared), selection, preprocessing, synthetic data."""
 import dataclasses
 
+import numpy as np
+
 from glow_prior.config_io import config_from_dict
-from glow_prior.data import tabular
+from glow_prior.data import synthetic, tabular
 from glow_prior.data.preprocess import resize_images
 from glow_prior.data.selection import filter_labels, keep_label_clusters, random_subset
 from glow_prior.data.sources import (DatasetUnavailableError, ImageSet, load_images,
@@ -55,9 +57,16 @@ def load_train_test(config):
     return random_subset(train, config.subset, config.seed), test
 
 
-def ood_split(name, config, split="test"):
+def ood_split(name, config, split="test", shape=None, n_synthetic=2000):
     """A full split of OOD dataset `name` (all labels), resized like the in-distribution
-    data: the test split for evaluation, the train split for negative training."""
+    data: the test split for evaluation, the train split for negative training. The
+    synthetic sets 'constant' and 'noise' are generated with the in-distribution `shape`."""
+    if name in synthetic.IMAGE_SETS:
+        if shape is None:
+            raise ValueError(f"the synthetic set '{name}' needs the image shape")
+        seed = config.seed + (0 if split == "test" else 1)
+        x = synthetic.synthetic_images(name, n_synthetic, tuple(shape), seed)
+        return ImageSet(x, np.zeros(len(x), np.int64), name, split)
     ood_config = DataConfig(dataset=name, data_dir=config.data_dir,
                             image_size=config.image_size)
     return load_split(ood_config, split)
@@ -85,4 +94,5 @@ def evaluation_sets(hparams, ood_names=(), data_dir=None, dataset=None):
     if not config.dataset:
         raise ValueError("the run does not record its training dataset; pass --dataset")
     train, test = load_train_test(config)
-    return train, test, {name: ood_split(name, config) for name in ood_names}
+    shape = train.x.shape[1:]
+    return train, test, {name: ood_split(name, config, shape=shape) for name in ood_names}

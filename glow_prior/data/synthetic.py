@@ -29,3 +29,19 @@ def ood_gaussian(n, dim, seed):
     """Out-of-distribution points, N(0, 0.01 I)."""
     rng = np.random.default_rng(seed)
     return (rng.standard_normal((n, dim)) * np.sqrt(OOD_VARIANCE)).astype(np.float32)
+
+
+# Synthetic image sets usable wherever an OOD dataset name is accepted.
+IMAGE_SETS = ("constant", "noise")
+
+
+def synthetic_images(name, n, shape, seed):
+    """uint8 images [n, *shape]: 'constant' (one random intensity per image, a classic
+    high-likelihood OOD set for flows) or 'noise' (independent uniform pixels)."""
+    rng = np.random.default_rng(seed)
+    if name == "constant":
+        levels = rng.integers(0, 256, size=(n,) + (1,) * len(shape))
+        return np.broadcast_to(levels, (n, *shape)).astype(np.uint8)
+    if name == "noise":
+        return rng.integers(0, 256, size=(n, *shape)).astype(np.uint8)
+    raise ValueError(f"unknown synthetic image set '{name}'; use one of {IMAGE_SETS}")
