@@ -113,6 +113,19 @@ def _kernel_shape(filter_size, n_in, n_out):
     return [filter_size, filter_size, n_in + edge, n_out]
 
 
+def conv_then_actnorm(conv, x, kernel, actnorm, bias=None):
+    """actnorm(conv(x, kernel) [+ bias]); outside the data-dependent init the actnorm is
+    folded into the convolution: (conv(x, W) + b) * s = conv(x, W * s) + b * s."""
+    if ddi_active():
+        y = conv(x, kernel)
+        return actnorm(y if bias is None else y + bias)
+    scale = tf.exp(tf.reshape(actnorm.log_scale(), [-1]))
+    shift = tf.reshape(actnorm.b, [-1])
+    if bias is not None:
+        shift = shift + bias
+    return tf.nn.bias_add(conv(x, kernel * scale), shift * scale)
+
+
 class Conv2dActNorm(tf.Module):
     """tfops.conv2d: bias-free convolution (W ~ N(0, 0.05^2)) followed by actnorm."""
 
@@ -123,10 +136,7 @@ class Conv2dActNorm(tf.Module):
         self.actnorm = ActNormLayer(scope, n_out)
 
     def __call__(self, x):
-        if ddi_active():
-            return self.actnorm(_conv(x, self.W))
-        scale = tf.exp(tf.reshape(self.actnorm.log_scale(), [-1]))
-        return tf.nn.bias_add(_conv(x, self.W * scale), tf.reshape(self.actnorm.b, [-1]) * scale)
+        return conv_then_actnorm(_conv, x, self.W, self.actnorm)
 
 
 class Conv2dZeros(tf.Module):

@@ -13,8 +13,7 @@ dimension l").
 import numpy as np
 import tensorflow as tf
 
-from glow_prior.bijectors.base import ddi_active
-from glow_prior.bijectors.layers import ActNormLayer, conv2d, variable
+from glow_prior.bijectors.layers import ActNormLayer, conv2d, conv_then_actnorm, variable
 
 
 def _conv_weights(rng, scope, shape):
@@ -31,12 +30,7 @@ class _Conv(tf.Module):
         self.actnorm = ActNormLayer(scope, n_out)
 
     def __call__(self, x):
-        if ddi_active():
-            return self.actnorm(conv2d(x, self.W) + self.b)
-        # actnorm((conv + b)) folded into the convolution (see layers.Conv2dActNorm).
-        scale = tf.exp(tf.reshape(self.actnorm.log_scale(), [-1]))
-        bias = (self.b + tf.reshape(self.actnorm.b, [-1])) * scale
-        return tf.nn.bias_add(conv2d(x, self.W * scale), bias)
+        return conv_then_actnorm(conv2d, x, self.W, self.actnorm, bias=self.b)
 
 
 class ResNetST(tf.Module):
