@@ -1,7 +1,10 @@
 """glow_prior: Glow, RealNVP and VAEs with mixture priors for out-of-distribution studies."""
-import glob
-
 from setuptools import find_packages, setup
+
+# The binaries: console scripts NAME = glow_prior.apps.NAME:main (bin/NAME is the same).
+APPS = ("benchmark", "evaluate_ood", "export_savedmodel", "import_openai_checkpoint",
+        "prepare_data", "reproduce", "score", "train_glow", "train_realnvp", "train_tabular",
+        "train_vae", "visualize")
 
 setup(
     name="glow_prior",
@@ -11,7 +14,7 @@ setup(
         "mixture priors, for studying likelihood-based out-of-distribution detection."
     ),
     packages=find_packages(include=["glow_prior", "glow_prior.*"]),
-    scripts=sorted(glob.glob("bin/*")),
+    entry_points={"console_scripts": [f"{app} = glow_prior.apps.{app}:main" for app in APPS]},
     python_requires=">=3.10,<3.13",
     install_requires=[
         # The `tensorflow` wheel runs on CPU everywhere; install the `gpu` extra for CUDA.
@@ -24,6 +27,8 @@ setup(
         "numpy>=1.26,<3",
         "absl-py>=2.1",
         "matplotlib>=3.8",
+        # PNG and lossless JPEG 2000 (OpenJPEG) compressors of the input-complexity score.
+        "Pillow>=10",
         "scikit-learn>=1.4",
         "tqdm>=4.66",
         "tensorboard>=2.19",

@@ -1,26 +1,34 @@
-"""Throughput of our Glow against TFP's tfb.Glow at equal architecture, and a matmul reference.
+"""Throughput and memory of the code users run, against TFP's tfb.Glow and a matmul ceiling.
 
-Each measurement runs in its own process (python -m glow_prior.benchmark --measure=...),
-so its peak resident memory (ru_maxrss) is its own. Measured per model, with XLA off/on:
+Each measurement runs in its own process (`python -m glow_prior.benchmark MEASUREMENT`), so
+its peak resident memory (ru_maxrss) is its own:
 
-* train: images/s of one optimizer step (Adamax): ours is the Trainer's step (the one-pass
-  (z, log_det) encoder, plus the Polyak average); TFP's is -log_prob of
-  TransformedDistribution(N(0, I), tfb.Glow) and its gradient;
-* eval: images/s of the log-likelihood alone.
+* ours_train: `Trainer.train_step` (what train_glow runs each step: the objective, the
+  finiteness checks, the optimizer and the Polyak update) on Glow at the benchmark's
+  architecture (affine coupling, 1x1 convolutions, multi-scale);
+* ours_eval: `evaluation.score`, the batched log-likelihood evaluate_ood and score run;
+* tfp_glow_train / tfp_glow_eval: -log_prob of TransformedDistribution(N(0, I), tfb.Glow)
+  with its gradient and Adamax / the log-likelihood alone, at equal architecture (the same
+  image shape, levels, steps per level and hidden width, affine coupling with a
+  3x3 -> 1x1 -> 3x3 network, actnorm, invertible 1x1 convolutions, a factor-out of half
+  the channels per level);
+* realnvp_train: `Trainer.train_step` on the RealNVP of
+  configs/cpu/baseline_auroc/realnvp_fmnist.cfg (28x28x1, batch 64).
 
-Equal architecture: the same image shape, levels, steps per level and hidden width; both
-use affine coupling with a 3x3 -> 1x1 -> 3x3 coupling network, actnorm, invertible 1x1
-convolutions and a factor-out of half the channels per level (tfb.Glow's default). The
-matmul reference times a dense float32 matmul to give a FLOP/s ceiling for the fraction of
-peak our training step reaches (its FLOPs counted by TF's profiler on the traced step).
+Images/s are the median over the timed steps (the machine's other load moves single
+steps). A memory breakdown of the training process (RSS after importing TensorFlow,
+building the model, tracing the step and the first step) is taken in ours_train. The matmul
+reference times a dense float32 2048x2048 matmul in the same way, the ceiling for the
+fraction of peak the training step reaches (its FLOPs counted by TF's profiler).
 """
-import argparse
 import json
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -29,27 +37,108 @@ import tensorflow_probability as tfp
 import tf_keras
 from tensorflow.python.profiler import model_analyzer, option_builder
 
-from glow_prior import runs, training
-from glow_prior.models.glow import GlowConfig, build_glow
+from glow_prior import evaluation
+from glow_prior.batches import TrainData
+from glow_prior.config import (DataConfig, GlowConfig, PriorConfig, RealNVPConfig, RunConfig,
+                               RunSpec, TrainConfig)
+from glow_prior.config.benchmark import MEASUREMENTS
+from glow_prior.config.fields import parse_flags
+from glow_prior.config.run import training_sections
 from glow_prior.objectives import MaximumLikelihood
-from glow_prior.priors import PriorConfig
+from glow_prior.rundir import RunDir
+from glow_prior.training import Trainer
 
 tfb, tfd = tfp.bijectors, tfp.distributions
 
-
-def _inputs(config):
-    rng = np.random.default_rng(0)
-    shape = (config["batch"], config["image_size"], config["image_size"], config["channels"])
-    x = rng.integers(0, 256, shape, dtype=np.uint8)
-    noise = rng.uniform(0, 1 / 256, shape).astype(np.float32)
-    return tf.constant(x), tf.constant(noise)
+REALNVP_FLAGFILE = "cpu/baseline_auroc/realnvp_fmnist.cfg"
 
 
-def _ours(config):
-    glow = GlowConfig(image_shape=(config["image_size"], config["image_size"],
-                                   config["channels"]), n_levels=config["n_levels"],
-                      depth=config["depth"], width=config["width"], flow_coupling=1)
-    return build_glow(glow, PriorConfig().build)
+def rss_mb():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS"):
+                return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _images(shape, n, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, (n, *shape), dtype=np.uint8)
+
+
+def _trainer(model, architecture, batch, xla, logdir):
+    """A Trainer on random images, initialised (data-dependent init), in `logdir`."""
+    shape = architecture.image_shape
+    config = TrainConfig(n_batch_train=batch, n_batch_init=batch, epochs=1, xla=xla,
+                         n_sample=0, optimizer="adamax" if model == "glow" else "adam")
+    spec = RunSpec(model=model, architecture=architecture, prior=PriorConfig(),
+                   data=DataConfig(), training=config)
+    trainer = Trainer(spec, RunDir(logdir), TrainData(_images(shape, 4 * batch)),
+                      RunConfig(logdir=logdir), MaximumLikelihood(),
+                      tf.distribute.get_strategy(), show_progress=False)
+    trainer.model.initialize_from_batch(trainer.stream.init_batch(batch))
+    return trainer
+
+
+def _timed(function, steps, warmup):
+    """Median seconds per call of `function` (which returns something to block on)."""
+    for _ in range(warmup):
+        tf.nest.map_structure(np.asarray, function())
+    times = []
+    for _ in range(steps):
+        started = time.perf_counter()
+        tf.nest.map_structure(np.asarray, function())
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def _training_flops(trainer, batch):
+    graph = trainer._compute.get_concrete_function(  # pylint: disable=protected-access
+        batch, tf.constant(0, tf.int64)).graph
+    options = option_builder.ProfileOptionBuilder.float_operation()
+    options["output"] = "none"
+    return model_analyzer.profile(graph, options=options).total_float_ops
+
+
+def _glow_config(config):
+    return GlowConfig(n_levels=config["n_levels"], depth=config["depth"],
+                      width=config["width"], flow_coupling=1).for_data(
+        (config["image_size"], config["image_size"], config["channels"]), 10)
+
+
+def _measure_train(model, architecture, batch_size, config, xla):
+    memory = {"after_import": rss_mb()}
+    with tempfile.TemporaryDirectory() as logdir:
+        trainer = _trainer(model, architecture, batch_size, xla, logdir)
+        memory["after_build"] = rss_mb()
+        batch = next(iter(trainer.stream.dataset(1)))
+        trainer._build_step()  # pylint: disable=protected-access
+        trainer._compute.get_concrete_function(  # pylint: disable=protected-access
+            batch, tf.constant(0, tf.int64))
+        memory["after_trace"] = rss_mb()
+        trainer.train_step(batch)
+        memory["after_first_step"] = rss_mb()
+        seconds = _timed(lambda: trainer.train_step(batch)[0]["loss"], config["steps"],
+                         config["warmup"])
+        result = {"images_per_s": batch_size / seconds, "seconds_per_step": seconds,
+                  "memory_mb": memory}
+        if not xla and model == "glow":
+            result["flops_per_step"] = _training_flops(trainer, batch)
+        return result
+
+
+def _measure_eval(config, xla):
+    del xla  # evaluate_ood's scoring path compiles without XLA
+    architecture = _glow_config(config)
+    with tempfile.TemporaryDirectory() as logdir:
+        model = _trainer("glow", architecture, config["batch"], False, logdir).model
+    images = _images(architecture.image_shape, config["batch"])
+    seconds = _timed(lambda: evaluation.score(model, images, config["batch"]).log_likelihood,
+                     config["steps"], config["warmup"])
+    return {"images_per_s": config["batch"] / seconds, "seconds_per_step": seconds}
 
 
 def _tfp_glow(config):
@@ -63,142 +152,124 @@ def _tfp_glow(config):
                                        glow)
 
 
-def _our_functions(config, xla):
-    model = _ours(config)
-    x, noise = _inputs(config)
-    model.initialize(x, noise)
-    train_config = training.TrainConfig(n_batch_train=config["batch"], xla=xla, epochs=1)
-    optimizer, decay = training.make_optimizer(train_config, its_per_epoch=100)
-    polyak = runs.PolyakAverage(model.trainable_variables)
-    objective = MaximumLikelihood()
-    variables = model.trainable_variables
-
-    @tf.function(jit_compile=xla or None)
-    def train(x, noise):
-        with tf.GradientTape() as tape:
-            loss, _ = objective(model, {"x": x, "noise": noise}, tf.constant([0, 0], tf.int64))
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        polyak.update(decay)
-        return loss
-
-    @tf.function(jit_compile=xla or None)
-    def evaluate(x, noise):
-        return model.log_likelihood(x, noise)
-
-    return train, evaluate, (x, noise)
-
-
-def _tfp_functions(config, xla):
+def _measure_tfp(config, mode, xla):
     dist = _tfp_glow(config)
-    x, noise = _inputs(config)
-    x_in = tf.cast(x, tf.float32) / 256.0 - 0.5 + noise
+    x = _images((config["image_size"], config["image_size"], config["channels"]),
+                config["batch"])
+    x_in = tf.constant(x, tf.float32) / 256.0 - 0.5 + tf.random.uniform(x.shape, 0, 1 / 256)
     dist.log_prob(x_in)  # eager call: tfb.Glow's data-dependent actnorm init
     optimizer = tf_keras.optimizers.Adamax(1e-3)
     variables = dist.trainable_variables
 
     @tf.function(jit_compile=xla or None)
-    def train(x_in):
+    def train():
         with tf.GradientTape() as tape:
             loss = -tf.reduce_mean(dist.log_prob(x_in))
         optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
         return loss
 
     @tf.function(jit_compile=xla or None)
-    def evaluate(x_in):
+    def evaluate():
         return dist.log_prob(x_in)
 
-    return train, evaluate, (x_in,)
+    seconds = _timed(train if mode == "train" else evaluate, config["steps"],
+                     config["warmup"])
+    return {"images_per_s": config["batch"] / seconds, "seconds_per_step": seconds}
 
 
-def _training_flops(function, args):
-    graph = function.get_concrete_function(*args).graph
-    options = option_builder.ProfileOptionBuilder.float_operation()
-    options["output"] = "none"
-    return model_analyzer.profile(graph, options=options).total_float_ops
+def _realnvp_config(configs_dir):
+    """The RealNVP and batch size of the baseline flagfile (parsed like train_realnvp)."""
+    args = parse_flags(training_sections(RealNVPConfig), ["train_realnvp",
+                                  f"--flagfile={os.path.join(configs_dir, REALNVP_FLAGFILE)}"])
+    return args.architecture.for_data((28, 28, 1)), args.training.n_batch_train
 
 
-def _timed(function, args, steps, warmup):
-    for _ in range(warmup):
-        tf.nest.map_structure(lambda t: t.numpy(), function(*args))
-    started = time.perf_counter()
-    for _ in range(steps):
-        tf.nest.map_structure(lambda t: t.numpy(), function(*args))
-    return (time.perf_counter() - started) / steps
-
-
-def measure(kind, mode, config, xla):
-    """One measurement (run in its own process): images/s, peak RSS, FLOPs per step."""
-    functions = _our_functions if kind == "ours" else _tfp_functions
-    train, evaluate, args = functions(config, xla)
-    function = train if mode == "train" else evaluate
-    seconds = _timed(function, args, config["steps"], config["warmup"])
-    result = {"images_per_s": config["batch"] / seconds, "seconds_per_step": seconds,
-              "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}
-    if kind == "ours" and mode == "train" and not xla:
-        result["flops_per_step"] = _training_flops(train, args)
+def measure(name, config, xla):
+    """One measurement (run in its own process)."""
+    if name == "ours_train":
+        result = _measure_train("glow", _glow_config(config), config["batch"], config, xla)
+    elif name == "ours_eval":
+        result = _measure_eval(config, xla)
+    elif name == "realnvp_train":
+        architecture, batch = _realnvp_config(config["configs_dir"])
+        result = _measure_train("realnvp", architecture, batch, config, xla)
+    else:
+        result = _measure_tfp(config, name.rsplit("_", 1)[1], xla)
+    result["peak_rss_mb"] = peak_rss_mb()
     return result
 
 
-def matmul_flops_per_s(size=2048, steps=10):
+def matmul_flops_per_s(size=2048, steps=20):
     a = tf.random.normal([size, size])
     b = tf.random.normal([size, size])
     product = tf.function(tf.matmul)
-    seconds = _timed(product, (a, b), steps, warmup=2)
-    return 2.0 * size ** 3 / seconds
+    return 2.0 * size ** 3 / _timed(lambda: product(a, b), steps, warmup=3)
 
 
-def _subprocess(kind, mode, config, xla):
-    command = [sys.executable, "-m", "glow_prior.benchmark", f"--measure={kind},{mode}",
-               f"--xla={int(xla)}", f"--config={json.dumps(config)}"]
+def _subprocess(name, config, xla):
+    command = [sys.executable, "-m", "glow_prior.benchmark", name, str(int(xla)),
+               json.dumps(config)]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        return {"error": result.stderr.strip().splitlines()[-1] if result.stderr else "failed"}
+        return {"error": (result.stderr.strip().splitlines() or ["failed"])[-1]}
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def run(config, xla_modes=(False, True)):
-    """All measurements; returns the report dict."""
-    report = {"config": config, "machine": {
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(), "python": platform.python_version(),
-        "tensorflow": tf.__version__, "tensorflow_probability": tfp.__version__,
-        "devices": [d.device_type for d in tf.config.list_physical_devices()]}}
-    report["matmul_flops_per_s"] = matmul_flops_per_s()
-    measurements = {}
+def machine():
+    flags_line = ""
+    if os.path.exists("/proc/cpuinfo"):
+        with open("/proc/cpuinfo") as f:
+            info = f.read()
+        model = next((line.split(":", 1)[1].strip() for line in info.splitlines()
+                      if line.startswith("model name")), "")
+        flags_line = next((line.split(":", 1)[1].strip() for line in info.splitlines()
+                           if line.startswith("flags")), "")
+    else:
+        model = platform.processor()
+    simd = [f for f in ("avx", "avx2", "fma", "avx512f", "avx512_bf16", "amx_tile")
+            if f in flags_line.split()]
+    return {"cpu": model or platform.machine(), "cpu_count": os.cpu_count(),
+            "simd": simd, "python": platform.python_version(), "tensorflow": tf.__version__,
+            "tensorflow_probability": tfp.__version__,
+            "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", ""),
+            "devices": [d.device_type for d in tf.config.list_physical_devices()]}
+
+
+def run(config, xla_modes=(False, True), measurements=MEASUREMENTS):
+    """All measurements, each in its own process; returns the report dict."""
+    report = {"config": config, "machine": machine(),
+              "matmul_flops_per_s": matmul_flops_per_s(), "measurements": {}}
     for xla in xla_modes:
-        for kind in ("ours", "tfp_glow"):
-            for mode in ("train", "eval"):
-                key = f"{kind}_{mode}" + ("_xla" if xla else "")
-                print(f"measuring {key} ...", flush=True)
-                measurements[key] = _subprocess(kind, mode, config, xla)
-    report["measurements"] = measurements
+        for name in measurements:
+            key = name + ("_xla" if xla else "")
+            print(f"measuring {key} ...", flush=True)
+            report["measurements"][key] = _subprocess(name, config, xla)
+    return summarize(report)
+
+
+def summarize(report):
+    """Adds the headline numbers and speed-ups to a report of measurements."""
+    measurements = report["measurements"]
     for suffix in ("", "_xla"):
+        for name in MEASUREMENTS:
+            report[f"{name}_images_per_s{suffix}"] = measurements.get(
+                name + suffix, {}).get("images_per_s")
         for mode in ("train", "eval"):
-            for kind in ("ours", "tfp_glow"):
-                value = measurements.get(f"{kind}_{mode}{suffix}", {}).get("images_per_s")
-                report[f"{kind}_{mode}_images_per_s{suffix}"] = value
-            ours = report[f"ours_{mode}_images_per_s{suffix}"]
-            theirs = report[f"tfp_glow_{mode}_images_per_s{suffix}"]
+            ours = report.get(f"ours_{mode}_images_per_s{suffix}")
+            theirs = report.get(f"tfp_glow_{mode}_images_per_s{suffix}")
             report[f"{mode}_speedup_vs_tfp_glow{suffix}"] = (ours / theirs if ours and theirs
                                                               else None)
-    flops = measurements["ours_train"].get("flops_per_step")
-    report["ours_train_flops_per_image"] = flops / config["batch"] if flops else None
+    train = measurements.get("ours_train", {})
+    flops = train.get("flops_per_step")
+    batch = report["config"]["batch"]
+    report["ours_train_flops_per_image"] = flops / batch if flops else None
     report["train_flops_fraction_of_matmul_peak"] = (
-        flops / measurements["ours_train"]["seconds_per_step"] / report["matmul_flops_per_s"]
-        if flops else None)
-    report["targets"] = {"train_speedup_at_least": 1.5, "eval_speedup_at_least": 2.0}
+        flops / train["seconds_per_step"] / report["matmul_flops_per_s"] if flops else None)
+    report["ours_train_peak_rss_mb"] = train.get("peak_rss_mb")
+    report["ours_eval_peak_rss_mb"] = measurements.get("ours_eval", {}).get("peak_rss_mb")
+    report["ours_train_memory_breakdown_mb"] = train.get("memory_mb")
     return report
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--measure", required=True)
-    parser.add_argument("--xla", type=int, default=0)
-    parser.add_argument("--config", required=True)
-    args = parser.parse_args()
-    kind, mode = args.measure.split(",")
-    print(json.dumps(measure(kind, mode, json.loads(args.config), bool(args.xla))))
-
-
 if __name__ == "__main__":
-    main()
+    print(json.dumps(measure(sys.argv[1], json.loads(sys.argv[3]), bool(int(sys.argv[2])))))

@@ -1,32 +1,124 @@
-"""Running binaries: quiet TensorFlow logging and one-line errors for bad input."""
+"""Running a binary: flags first, TensorFlow second, one error boundary.
+
+`App.main(argv)`:
+
+1. defines the app's flags from its config dataclasses into a fresh absl FlagValues and
+   parses the command line (flagfiles included). Bad flags, values, flagfiles and the
+   configs' cross-field rules are reported here, in well under a second, before TensorFlow
+   is imported;
+2. starts TensorFlow (`start_tensorflow`) when the app needs it;
+3. runs the app; the project's own errors (glow_prior.errors.GlowPriorError) become one
+   line, "error: ...", and exit status 2. Anything else is a bug and keeps its traceback.
+
+TensorFlow's start-up lines on a machine without an NVIDIA GPU ("Could not find cuda
+drivers", "failed call to cuInit", the CPU-feature note) say nothing about the run and read
+as failures, so they are dropped; every other line TensorFlow prints at start-up is kept.
+GLOW_PRIOR_TF_STARTUP_LOG=all shows them all.
+"""
+import contextlib
+import dataclasses
 import os
 import sys
+import tempfile
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from absl import flags
 
-from absl import app, logging  # pylint: disable=wrong-import-position
+from glow_prior.config.fields import define_all, parse_flags
+from glow_prior.errors import GlowPriorError
 
-from glow_prior.data.offline import PreparationError  # pylint: disable=wrong-import-position
-from glow_prior.data.sources import DatasetUnavailableError  # pylint: disable=wrong-import-position
-from glow_prior.openai_ckpt import CheckpointImportError  # pylint: disable=wrong-import-position
-from glow_prior.runs import RunDirError  # pylint: disable=wrong-import-position
+HELP_ARGUMENTS = ("-h", "-?", "--help", "--helpshort", "--helpfull")
+EXIT_USER_ERROR = 2
 
-# Errors that describe a problem with the user's input, printed without a traceback.
-USER_ERRORS = (ValueError, DatasetUnavailableError, PreparationError, CheckpointImportError,
-               RunDirError, FileNotFoundError)
+# Start-up lines of TensorFlow's CUDA-enabled build on a machine without an NVIDIA GPU.
+NO_GPU_STARTUP_NOISE = ("All log messages before absl::InitializeLog() is called",
+                        "cudart_stub.cc", "cpu_feature_guard.cc",
+                        "To enable the following instructions", "failed call to cuInit",
+                        "Unable to register cuDNN", "Unable to register cuFFT",
+                        "Unable to register cuBLAS", "computation placer already registered",
+                        "oneDNN custom operations are on")
 
 
-def run(main):
-    """app.run(main), printing USER_ERRORS as 'error: ...' and exiting with status 2."""
+def _has_nvidia_device():
+    return any(os.path.exists(path) for path in ("/dev/nvidia0", "/dev/nvidiactl"))
 
-    def guarded(argv):
-        logging.set_verbosity(logging.WARNING)
-        if len(argv) > 1:
-            raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+
+@contextlib.contextmanager
+def _stderr_captured():
+    """Redirects file descriptor 2 (C++ and Python writes alike) to a temporary file;
+    yields a function returning what was written."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as capture:
+        os.dup2(capture.fileno(), 2)
+        written = []
         try:
-            return main()
-        except USER_ERRORS as error:
-            print(f"error: {error}", file=sys.stderr, flush=True)
-            sys.exit(2)
+            yield lambda: "".join(written)
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            written.append(capture.read().decode(errors="replace"))
 
-    app.run(guarded)
+
+def start_tensorflow():
+    """Imports TensorFlow and initialises its devices, dropping the no-GPU start-up noise."""
+    if os.environ.get("GLOW_PRIOR_TF_STARTUP_LOG") == "all" or _has_nvidia_device():
+        import tensorflow as tf  # pylint: disable=import-outside-toplevel
+        tf.config.list_physical_devices()
+        return
+    with _stderr_captured() as captured:
+        import tensorflow as tf  # pylint: disable=import-outside-toplevel,reimported
+        tf.config.list_physical_devices()
+    for line in captured().splitlines(keepends=True):
+        if not any(noise in line for noise in NO_GPU_STARTUP_NOISE):
+            sys.stderr.write(line)
+
+
+def user_error(message):
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    return EXIT_USER_ERROR
+
+
+@dataclasses.dataclass
+class App:
+    """A binary: its usage text, flag sections (attribute name -> Config class), what runs
+    after parsing (`run(args) -> exit status or None`), cross-section checks
+    (`check(args)` raising InputError) and whether it needs TensorFlow."""
+
+    name: str
+    doc: str
+    sections: dict
+    run: object
+    checks: tuple = ()
+    tensorflow: bool = True
+
+    def usage(self):
+        return f"{self.doc.strip()}\n\nFlags:\n{define_all(self.sections).get_help()}\n"
+
+    def parse(self, argv):
+        """The parsed command line (see glow_prior.config.fields.parse_flags), after the
+        app's cross-section checks. Raises flags.Error or GlowPriorError."""
+        args = parse_flags(self.sections, argv)
+        for check in self.checks:
+            check(args)
+        return args
+
+    def main(self, argv=None):
+        """Runs the binary; returns its exit status (0, or 2 for a user error)."""
+        argv = list(sys.argv if argv is None else argv)
+        argv[0] = self.name
+        if any(argument in HELP_ARGUMENTS for argument in argv[1:]):
+            print(self.usage())
+            return 0
+        try:
+            args = self.parse(argv)
+        except (flags.Error, GlowPriorError) as error:
+            return user_error(f"{error}\n(run {self.name} --helpfull for the flags)")
+        flags.FLAGS.mark_as_parsed()  # libraries reading absl's global flags see defaults
+        if self.tensorflow:
+            start_tensorflow()
+        try:
+            return self.run(args) or 0
+        except GlowPriorError as error:
+            return user_error(error)

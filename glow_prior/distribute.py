@@ -1,13 +1,15 @@
-"""tf.distribute strategies by name, and helpers for the replica-side training step.
+"""tf.distribute strategies by name.
 
 * default: no distribution (one device);
 * mirrored: MirroredStrategy over the local GPUs (or the given devices, e.g. logical CPUs);
-* multi_worker: MultiWorkerMirroredStrategy, cluster taken from the TF_CONFIG variable;
+* multi_worker: MultiWorkerMirroredStrategy, cluster taken from the TF_CONFIG variable
+  (created before any other TensorFlow work, as collective ops require);
 * tpu: TPUStrategy on the TPU the TPU_NAME environment variable names (or the local one).
 """
 import tensorflow as tf
 
-STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
+from glow_prior.config import STRATEGIES
+from glow_prior.errors import InputError
 
 
 def make_strategy(name, devices=None):
@@ -22,5 +24,5 @@ def make_strategy(name, devices=None):
         tf.config.experimental_connect_to_cluster(resolver)
         tf.tpu.experimental.initialize_tpu_system(resolver)
         return tf.distribute.TPUStrategy(resolver)
-    raise ValueError(f"unknown strategy '{name}'; use one of {STRATEGIES}")
+    raise InputError(f"unknown strategy '{name}'; use one of {STRATEGIES}")
 

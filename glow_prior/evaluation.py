@@ -7,14 +7,15 @@ in-distribution"; AUROC, AUPR and FPR at 95% TPR come from scikit-learn.
 """
 import dataclasses
 import os
-import weakref
 
 import numpy as np
 import tensorflow as tf
 from sklearn import metrics
 
-from glow_prior import plots
-from glow_prior.config_io import write_json_atomic
+from glow_prior import files, plots
+from glow_prior.data import preprocess
+from glow_prior.errors import InputError
+from glow_prior.models.base import IMAGES, POSTERIOR
 from glow_prior.objectives import bits_per_dim
 
 SCORE_CONVENTION = ("in-distribution is the positive class; the score is the per-image "
@@ -27,15 +28,18 @@ class Scores:
     bits_per_dim: np.ndarray
 
 
-_COMPILED = weakref.WeakKeyDictionary()
-
-
-def compiled(model, method):
-    """tf.function of model.<method>, built once per model (batch size may vary)."""
-    functions = _COMPILED.setdefault(model, {})
-    if method not in functions:
-        functions[method] = tf.function(getattr(model, method), reduce_retracing=True)
-    return functions[method]
+def check_inputs(model, x, y=None, what="inputs"):
+    """Raises InputError unless `x` fits the model: a non-empty batch of uint8 images of its
+    shape (image models) or float vectors of its size, with labels if it needs them."""
+    if len(x) == 0:
+        raise InputError(f"{what}: there are no examples to score")
+    if model.supports(IMAGES):
+        preprocess.check_uint8_images(x, model.event_shape, what=what)
+    elif tuple(np.shape(x)[1:]) != model.event_shape:
+        raise InputError(f"{what} have shape {tuple(np.shape(x)[1:])} per example but the "
+                         f"model expects {model.event_shape}")
+    if model.conditional and y is None:
+        raise InputError(f"this model is class-conditional: {what} need labels 'y'")
 
 
 def score(model, x, batch_size, seed=0, dequantize=True, y=None):
@@ -45,7 +49,7 @@ def score(model, x, batch_size, seed=0, dequantize=True, y=None):
     stateless seed (seed, i): the same seed and batch size give the same numbers. `y`
     (labels) is needed only by class-conditional models.
     """
-    scorer = compiled(model, "score")
+    scorer = model.compiled("score")
     results = []
     for start in range(0, len(x), batch_size):
         batch = tf.convert_to_tensor(x[start:start + batch_size])
@@ -59,7 +63,7 @@ def score(model, x, batch_size, seed=0, dequantize=True, y=None):
 def _finite_scores(scores, what):
     scores = np.asarray(scores, np.float64)
     if np.isnan(scores).any():
-        raise ValueError(f"{np.isnan(scores).sum()} {what} scores are NaN")
+        raise InputError(f"{np.isnan(scores).sum()} {what} scores are NaN")
     finite = scores[np.isfinite(scores)]
     low, high = (finite.min(), finite.max()) if finite.size else (0.0, 0.0)
     return np.clip(scores, low - 1.0, high + 1.0)
@@ -81,12 +85,12 @@ def ood_metrics(ll_in, ll_ood):
 
 def encode(model, x, batch_size, seed=0, dequantize=True, y=None):
     """Latent codes of `x` (flows: z; VAEs: posterior means), in batches, as numpy."""
-    encoder = compiled(model, "encode")
+    encoder = model.compiled("encode")
     codes = []
     for start in range(0, len(x), batch_size):
         batch = tf.convert_to_tensor(x[start:start + batch_size])
         kwargs = {}
-        if getattr(model, "dequantized", False):
+        if model.dequantized:
             noise_seed = tf.constant([seed, start], tf.int64)
             kwargs["noise"] = model.dequantization_noise(batch, noise_seed) if dequantize \
                 else None
@@ -124,7 +128,7 @@ def evaluate_run(model, train, test, ood_sets, output_dir, batch_size=256, seed=
 
     Returns the report dict (see ood_report.md for the layout).
     """
-    conditional = getattr(model, "conditional", False)
+    conditional = model.conditional
     sets = {"train": _subset(train, n_eval, seed), "test": _subset(test, n_eval, seed + 1)}
     for index, (name, data) in enumerate(ood_sets.items()):
         sets[name] = _subset(data, n_eval, seed + 2 + index)
@@ -152,26 +156,25 @@ def evaluate_run(model, train, test, ood_sets, output_dir, batch_size=256, seed=
                       "ood_mean_bits_per_dim": ood_summary["mean_bits_per_dim"]})
         report["ood_datasets"][name] = entry
     os.makedirs(output_dir, exist_ok=True)
-    np.savez(os.path.join(output_dir, "ood_scores.npz"), **scores)
+    files.write_npz(os.path.join(output_dir, "ood_scores.npz"), **scores)
     figures = {"log_likelihood_histograms": plots.log_likelihood_histograms(
         {f"{'in ' if k in ('train', 'test') else ''}{k}": v for k, v in scores.items()},
         os.path.join(output_dir, "log_likelihood_histograms.png"), title)}
     figures.update(_latent_figures(model, sets, ood_sets, output_dir, batch_size, seed,
                                    dequantize, title))
-    if hasattr(model, "posterior") and ood_sets:
+    if model.supports(POSTERIOR) and ood_sets:
         name = next(iter(ood_sets))
         report["second_order"], figures["second_order"] = second_order_analysis(
             model, sets["test"][0], sets[name][0], name, output_dir, batch_size, seed)
     report["figures"] = {k: os.path.basename(v) for k, v in figures.items()}
-    write_json_atomic(os.path.join(output_dir, "ood_report.json"), report)
-    with open(os.path.join(output_dir, "ood_report.md"), "w") as f:
-        f.write(report_markdown(report, title))
+    files.write_json(os.path.join(output_dir, "ood_report.json"), report)
+    files.write_text(os.path.join(output_dir, "ood_report.md"), report_markdown(report, title))
     return report
 
 
 def _latent_figures(model, sets, ood_sets, output_dir, batch_size, seed, dequantize, title):
     figures = {}
-    if not hasattr(model, "encode") or getattr(model, "conditional", False):
+    if model.conditional:
         return figures
     codes = {name: encode(model, sets[name][0], batch_size, seed, dequantize)
              for name in ["test", *ood_sets]}
@@ -180,12 +183,12 @@ def _latent_figures(model, sets, ood_sets, output_dir, batch_size, seed, dequant
         figures["latent_histogram"] = plots.latent_histograms(
             {("in test" if k == "test" else k): v[:, coordinate] for k, v in codes.items()},
             coordinate, os.path.join(output_dir, "latent_histogram.png"), title)
-    if len(getattr(model, "event_shape", ())) == 3:
+    if model.supports(IMAGES):
         path = os.path.join(output_dir, "component_means.png")
         means = model.decode(model.prior.means).numpy()
         plots.save_image_grid(means, path, columns=len(means))
         figures["component_means"] = path
-    if getattr(model, "event_shape", None) == (2,):
+    if model.event_shape == (2,):
         figures["log_likelihood_contours"] = _contours(model, sets, ood_sets, output_dir, title)
     return figures
 

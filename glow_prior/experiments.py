@@ -1,9 +1,12 @@
 """The papers' experiments as sequences of binary runs, and their reports.
 
 An experiment is a list of runs; each run is a training binary with a flagfile from
-configs/<cpu|paper>/<experiment>/<run>.cfg, followed by bin/evaluate_ood. `bin/reproduce`
-executes exactly these commands (the same code a user runs by hand), then summarises
-every run's ood_report.json into OUTPUT_DIR/report.json, report.md and figures.
+configs/<cpu|paper>/<experiment>/<run>.cfg, followed by evaluate_ood. `reproduce` executes
+exactly these commands (`python -m glow_prior.apps.<binary>`, the code a user runs by hand),
+each in its own process, and summarises every run's ood_report.json into
+OUTPUT_DIR/report.json, report.md and figures. While a run trains, its per-epoch lines and
+periodic progress lines (epoch, bits/dim, images/s, time left) are shown in the terminal,
+prefixed with the run's name; everything a command prints goes to OUTPUT_DIR/commands.log.
 """
 import dataclasses
 import json
@@ -14,12 +17,18 @@ import sys
 
 import numpy as np
 
-from glow_prior import plots
-from glow_prior.config_io import write_json_atomic
+from glow_prior import files, plots
+from glow_prior.errors import GlowPriorError, InputError
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS_DIR = os.path.join(REPO_ROOT, "configs")
-BIN_DIR = os.path.join(REPO_ROOT, "bin")
+# Lines of a training or evaluation process shown in the terminal (all go to the log).
+SHOWN_PREFIXES = ("epoch ", "progress: ", "Resumed from", "Restored weights", "error: ",
+                  "Traceback", "Scored")
+
+
+class RunFailedError(GlowPriorError):
+    """A command of an experiment exited with an error."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -175,34 +184,66 @@ EXPERIMENTS = {
 def flagfile(config, experiment, run, configs_dir=CONFIGS_DIR):
     path = os.path.join(configs_dir, config, experiment, f"{run}.cfg")
     if not os.path.exists(path):
-        raise FileNotFoundError(f"no flagfile {path} for run '{run}' of '{experiment}'")
+        raise InputError(f"no flagfile {path} for run '{run}' of '{experiment}'")
     return path
 
 
-def _execute(command, log_path):
-    print("$ " + " ".join(shlex.quote(c) for c in command), flush=True)
+def split_flags(text, what):
+    """Extra flags given as one shell-quoted string ("--epochs=1 --labels=1,7"): split like
+    a shell would, so a value may contain commas or spaces (quoted)."""
+    tokens = shlex.split(text)
+    for token in tokens:
+        if not token.startswith("-"):
+            raise InputError(f"{what}: '{token}' is not a flag (give flags separated by "
+                             "spaces, e.g. \"--epochs=1 --labels=1,7\")")
+        if ",--" in token:
+            raise InputError(f"{what}: '{token}' looks like several flags joined by commas; "
+                             "separate flags by spaces, e.g. \"--epochs=1 --subset=512\"")
+    return tokens
+
+
+def command_line(command):
+    return " ".join(shlex.quote(c) for c in command)
+
+
+def execute(command, log_path, label):
+    """Runs `command`, appending its output to `log_path` and showing its progress lines
+    in the terminal as "[label] ..."; raises RunFailedError naming the command and log."""
+    print(f"[{label}] $ {command_line(command)}", flush=True)
     with open(log_path, "a") as log:
-        log.write("$ " + " ".join(shlex.quote(c) for c in command) + "\n")
+        log.write(f"$ {command_line(command)}\n")
         log.flush()
-        result = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=False)
-    if result.returncode != 0:
-        with open(log_path) as log:
-            tail = log.read()[-3000:]
-        raise RuntimeError(f"command failed ({result.returncode}); see {log_path}:\n{tail}")
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   text=True, bufsize=1)
+        last_lines = []
+        for line in process.stdout:
+            log.write(line)
+            log.flush()
+            last_lines = (last_lines + [line.rstrip()])[-6:]
+            if line.startswith(SHOWN_PREFIXES):
+                print(f"[{label}] {line.rstrip()}", flush=True)
+        status = process.wait()
+    if status != 0:
+        tail = " | ".join(line for line in last_lines if line)
+        raise RunFailedError(f"run '{label}' failed (exit status {status}): "
+                             f"{command_line(command)}; its output is in {log_path} "
+                             f"(last lines: {tail})")
+
+
+def app_command(binary, *flags):
+    return [sys.executable, "-m", f"glow_prior.apps.{binary}", *flags]
 
 
 def run_commands(experiment, run, config, output_dir, data_dir=None, train_flags=(),
                  eval_flags=(), configs_dir=CONFIGS_DIR):
     """(train command, evaluate command) of one run."""
     logdir = os.path.join(output_dir, run.name)
-    common = [f"--data_dir={data_dir}"] if data_dir else []
-    is_image = run.binary != "train_tabular"
-    train = [sys.executable, os.path.join(BIN_DIR, run.binary),
-             f"--flagfile={flagfile(config, experiment.name, run.name, configs_dir)}",
-             f"--logdir={logdir}", *(common if is_image else []), *train_flags]
-    evaluate = [sys.executable, os.path.join(BIN_DIR, "evaluate_ood"), f"--logdir={logdir}",
-                f"--ood_datasets={','.join(run.ood)}", *(common if is_image else []),
-                *eval_flags]
+    common = [f"--data_dir={data_dir}"] if data_dir and run.binary != "train_tabular" else []
+    train = app_command(run.binary,
+                        f"--flagfile={flagfile(config, experiment.name, run.name, configs_dir)}",
+                        f"--logdir={logdir}", *common, *train_flags)
+    evaluate = app_command("evaluate_ood", f"--logdir={logdir}",
+                           f"--ood_datasets={','.join(run.ood)}", *common, *eval_flags)
     return train, evaluate
 
 
@@ -228,12 +269,11 @@ def summarize(experiment, output_dir, config, commands):
         if len(run.ood) > 1:
             results[run.name]["per_ood"] = {name: _run_result(report, name) for name in run.ood}
         with np.load(os.path.join(run_dir, "ood_scores.npz")) as archive:
-            scores[f"{run.name}: test"] = archive["test"]
-            for name in run.ood:
-                scores[f"{run.name}: {name}"] = archive[name]
+            scores[run.name] = {"in test": archive["test"],
+                                **{name: archive[name] for name in run.ood}}
         for key, figure in report.get("figures", {}).items():
             figures[f"{run.name}/{key}"] = os.path.join(run.name, figure)
-    figures["log_likelihood_histograms"] = os.path.basename(plots.log_likelihood_histograms(
+    figures["log_likelihood_histograms"] = os.path.basename(plots.histogram_panels(
         scores, os.path.join(output_dir, "log_likelihood_histograms.png"), experiment.name))
     if experiment.sweep:
         series = {}
@@ -247,9 +287,8 @@ def summarize(experiment, output_dir, config, commands):
     payload = {"experiment": experiment.name, "description": experiment.description,
                "config": config, "results": results, "paper": experiment.paper,
                "figures": figures, "commands": commands}
-    write_json_atomic(os.path.join(output_dir, "report.json"), payload)
-    with open(os.path.join(output_dir, "report.md"), "w") as f:
-        f.write(markdown(payload))
+    files.write_json(os.path.join(output_dir, "report.json"), payload)
+    files.write_text(os.path.join(output_dir, "report.md"), markdown(payload))
     return payload
 
 
@@ -274,16 +313,17 @@ def markdown(payload):
                          f"{entry['ood_mean_nll']:.2f} | {entry['auroc']:.4f} | - |")
     lines += ["", "Figures:", *[f"- {k}: {v}" for k, v in payload["figures"].items()],
               "", "Commands:", "", "```"]
-    lines += [" ".join(shlex.quote(c) for c in command) for command in payload["commands"]]
+    lines += [command_line(command) for command in payload["commands"]]
     lines += ["```", ""]
     return "\n".join(lines)
 
 
 def reproduce(name, output_dir, config="cpu", data_dir=None, train_flags=(), eval_flags=(),
               configs_dir=CONFIGS_DIR):
-    """Runs every run of experiment `name` (resuming finished ones) and summarises."""
+    """Runs every run of experiment `name` (finished runs resume instantly) and
+    summarises."""
     if name not in EXPERIMENTS:
-        raise ValueError(f"unknown experiment '{name}'; known: {sorted(EXPERIMENTS)}")
+        raise InputError(f"unknown experiment '{name}'; known: {sorted(EXPERIMENTS)}")
     experiment = EXPERIMENTS[name]
     os.makedirs(output_dir, exist_ok=True)
     log_path = os.path.join(output_dir, "commands.log")
@@ -292,6 +332,6 @@ def reproduce(name, output_dir, config="cpu", data_dir=None, train_flags=(), eva
         train, evaluate = run_commands(experiment, run, config, output_dir, data_dir,
                                        train_flags, eval_flags, configs_dir)
         for command in (train, evaluate):
-            _execute(command, log_path)
+            execute(command, log_path, run.name)
             commands.append(command)
     return summarize(experiment, output_dir, config, commands)

@@ -13,6 +13,10 @@ Signatures (all with explicit input signatures and any batch size):
   models (their log_prob takes floats).
 * log_prob_per_component(images) -> {log_likelihood [N, K]}: one column per prior
   component used as the whole prior (mixture priors only).
+* statistics(images) -> the per-example statistics OOD scores are computed from
+  (glow_prior.models.base): log_likelihood; flows: log_det, log_prior, latent_norm, and
+  level_k (multi-scale flows with a standard prior); VAEs: elbo, reconstruction, kl;
+  mixture priors: component_log_likelihood [N, K]. Inputs as for log_prob.
 * encode(images) -> {latent [N, D]} (VAEs: posterior means); decode(latent) -> {images};
 * sample(count, seed, temperature) -> {samples}: `count` samples drawn with the stateless
   `seed` (int64 [2]) at `temperature`.
@@ -26,6 +30,7 @@ import os
 
 import tensorflow as tf
 
+from glow_prior.models.base import COMPONENTS, IMAGES
 from glow_prior.objectives import bits_per_dim
 
 # TF Serving reads non-TensorFlow files next to the graph from here.
@@ -33,7 +38,7 @@ EXTRA_DIR = "assets.extra"
 
 
 def _input_spec(model):
-    if len(model.event_shape) == 3:
+    if model.supports(IMAGES):
         return tf.TensorSpec([None, *model.event_shape], tf.uint8, name="images")
     return tf.TensorSpec([None, *model.event_shape], tf.float32, name="vectors")
 
@@ -46,8 +51,9 @@ class ExportModule(tf.Module):
         self.model = model
         self._seed = tf.constant([seed, 0], tf.int64)
         spec = _input_spec(model)
-        images = len(model.event_shape) == 3
+        images = model.supports(IMAGES)
         self.log_prob = tf.function(self._log_prob, input_signature=[spec])
+        self.statistics = tf.function(self._statistics, input_signature=[spec])
         self.encode = tf.function(self._encode, input_signature=[spec])
         self.decode = tf.function(self._decode, input_signature=[
             tf.TensorSpec([None, model.prior.latent_size], tf.float32, name="latent")])
@@ -57,7 +63,7 @@ class ExportModule(tf.Module):
         if images:
             self.log_prob_float = tf.function(self._log_prob_float, input_signature=[
                 tf.TensorSpec([None, *model.event_shape], tf.float32, name="images")])
-        if model.prior.n_components > 1:
+        if model.supports(COMPONENTS):
             self.log_prob_per_component = tf.function(self._per_component,
                                                       input_signature=[spec])
 
@@ -68,8 +74,11 @@ class ExportModule(tf.Module):
     def _log_prob(self, images):
         return self._result(self.model.score(images, self._seed, dequantize=False))
 
+    def _statistics(self, images):
+        return self.model.statistics(images, self._seed, dequantize=False)
+
     def _log_prob_float(self, images):
-        if getattr(self.model, "dequantized", False):
+        if self.model.dequantized:
             z, log_det = self.model.flow.forward_and_log_det(images / 256.0 - 0.5)
             log_likelihood = (self.model.prior.log_prob(z) + log_det
                               - self.model.discretization_nats)
@@ -91,20 +100,21 @@ class ExportModule(tf.Module):
         return {"samples": self.model.sample(count, tf.cast(seed, tf.int32), temperature)}
 
     def signatures(self):
-        names = ["log_prob", "log_prob_float", "log_prob_per_component", "encode", "decode",
-                 "sample"]
+        names = ["log_prob", "log_prob_float", "log_prob_per_component", "statistics",
+                 "encode", "decode", "sample"]
         return {name: getattr(self, name) for name in names if hasattr(self, name)}
 
 
-def export(model, hparams, export_dir, seed=0):
-    """Writes the SavedModel (and hparams.json under assets.extra/); returns signature names."""
+def export(model, spec, export_dir, seed=0):
+    """Writes the SavedModel (and the run's hparams.json under assets.extra/); returns the
+    signature names."""
     module = ExportModule(model, seed)
     signatures = module.signatures()
     tf.saved_model.save(module, export_dir, signatures=signatures)
     extra = os.path.join(export_dir, EXTRA_DIR)
     os.makedirs(extra, exist_ok=True)
     with open(os.path.join(extra, "hparams.json"), "w") as f:
-        json.dump({**hparams, "signatures": sorted(signatures),
+        json.dump({**spec.to_dict(), "signatures": sorted(signatures),
                    "num_dims": model.num_dims,
                    "bits_per_dim_denominator": model.num_dims * math.log(2.0)}, f, indent=2,
                   sort_keys=True)

@@ -15,7 +15,9 @@ include -D log n_bins), and losses are in bits/dim:
   maximised; N_OOD counts the OOD examples above the threshold c. As a loss in bits/dim:
   mean in-distribution bits - mean over kept OOD examples of their bits (0 if none is above
   c). Kirichenko et al.'s code weights both halves by 0.5; the gradient direction is the
-  same and we keep eq. 7's weights.
+  same and we keep eq. 7's weights. With a mixture prior, in-distribution examples are
+  scored by their assigned component (as in maximum likelihood) and the negatives by the
+  whole mixture, the density they are tested under.
 """
 import math
 
@@ -61,7 +63,9 @@ class NegativeTraining:
 
     def __call__(self, model, batch, seed):
         in_seed, ood_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
-        ll_in = model.train_log_likelihood(batch["x"], in_seed, noise=batch.get("noise"))
+        ll_in = model.train_log_likelihood(batch["x"], in_seed,
+                                           components=batch.get("component"),
+                                           noise=batch.get("noise"))
         ll_ood = model.train_log_likelihood(batch["x_ood"], ood_seed,
                                             noise=batch.get("noise_ood"))
         bits_in = bits_per_dim(ll_in, model.num_dims)

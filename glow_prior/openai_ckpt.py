@@ -1,7 +1,7 @@
 """Import of TF1 checkpoints written by openai/glow's train.py (tf.train.Saver, no meta graph).
 
-Our variables carry OpenAI's names (section 3.10 of ../shared/references/openai_glow_notes.md),
-so the map is the identity on names: `model/0/3/f1/l_1/W` in the checkpoint is the variable
+Our variables carry OpenAI's names (docs/openai_glow.md, "Variable names"), so the map is
+the identity on names (glow_prior.weights.assign_by_name): `model/0/3/f1/l_1/W` in the checkpoint is the variable
 of that name in our model, with the same shape and the same (OpenAI) parameterisation:
 logs scaled by 1/3, edge-padding input channel last, W[in, out], interleaved coupling and
 split-prior outputs, halves in the top prior. Polyak shadows (`<name>/ExponentialMovingAverage`)
@@ -11,17 +11,20 @@ What the checkpoint fixes (depth, levels, width, permutation, coupling, learntop
 image channels) is inferred from the variable names and shapes and cross-checked against
 any value the caller states; the image size and n_bits_x are not stored in the weights.
 """
+import functools
+import os
 import re
 
-import numpy as np
 import tensorflow as tf
 
+from glow_prior.config import DataConfig, GlowConfig, PriorConfig, RunSpec, TrainConfig
+from glow_prior.errors import CheckpointError, RunDirError
+from glow_prior.models.glow import build_glow
+from glow_prior.priors import build_prior
+from glow_prior.rundir import CHECKPOINT_DIR, RunDir
+from glow_prior.weights import assign_by_name
+
 EMA_SUFFIX = "/ExponentialMovingAverage"
-
-
-class CheckpointImportError(RuntimeError):
-    """The checkpoint cannot be read or does not match the model."""
-
 
 def read_checkpoint(prefix):
     """{name: array} of every variable in the TF1 checkpoint at `prefix`."""
@@ -31,7 +34,7 @@ def read_checkpoint(prefix):
         return {name: reader.get_tensor(name) for name in shapes}
     except (tf.errors.OpError, ValueError, IndexError, OSError) as error:
         # A truncated data file surfaces as IndexError ("Read less bytes than requested").
-        raise CheckpointImportError(
+        raise CheckpointError(
             f"cannot read OpenAI Glow checkpoint '{prefix}' (give the prefix, e.g. "
             f".../model_best_loss.ckpt, with its .index and .data files beside it): "
             f"{error}") from error
@@ -47,7 +50,7 @@ def model_parameters(values, use_polyak=False):
             params[name[:-len(EMA_SUFFIX)] if use_polyak else name] = value
     if not params:
         what = "Polyak averages" if use_polyak else "model/* parameters"
-        raise CheckpointImportError(f"the checkpoint holds no {what}")
+        raise CheckpointError(f"the checkpoint holds no {what}")
     return params
 
 
@@ -59,11 +62,11 @@ def infer_architecture(params):
         if match:
             steps.setdefault(int(match.group(1)), set()).add(int(match.group(2)))
     if not steps or 0 not in steps:
-        raise CheckpointImportError("no flow steps model/<level>/<step>/ in the checkpoint")
+        raise CheckpointError("no flow steps model/<level>/<step>/ in the checkpoint")
     n_levels = max(steps) + 1
     depth = max(steps[0]) + 1
     if any(steps.get(level) != set(range(depth)) for level in range(n_levels)):
-        raise CheckpointImportError(f"levels have unequal numbers of steps: {steps}")
+        raise CheckpointError(f"levels have unequal numbers of steps: {steps}")
     channels = params["model/0/0/actnorm_center/b"].shape[-1]
     if "model/0/0/invconv/W" in params:
         permutation, lu = 2, False
@@ -93,31 +96,48 @@ def infer_architecture(params):
 
 
 def cross_check(inferred, stated):
-    """Raises CheckpointImportError where a stated hyperparameter contradicts the weights."""
+    """Raises CheckpointError where a stated hyperparameter contradicts the weights."""
     conflicts = [f"{key}: stated {value}, checkpoint has {inferred[key]}"
                  for key, value in stated.items()
                  if key in inferred and value is not None and value != inferred[key]]
     if conflicts:
-        raise CheckpointImportError("hyperparameters do not match the checkpoint: "
+        raise CheckpointError("hyperparameters do not match the checkpoint: "
                                     + "; ".join(conflicts))
 
 
-def assign_parameters(model, params):
+def assign_parameters(model, params, source="the OpenAI checkpoint"):
     """Assigns every model/* variable of `model` from `params`; all must match exactly."""
-    ours = {v.name.split(":")[0]: v for v in model.variables if v.name.startswith("model/")}
-    missing = sorted(set(ours) - set(params))
-    unused = sorted(set(params) - set(ours))
-    if missing or unused:
-        raise CheckpointImportError(
-            "the checkpoint and the model differ: " +
-            (f"missing in checkpoint {missing[:5]}{'...' if len(missing) > 5 else ''} "
-             if missing else "") +
-            (f"not in the model {unused[:5]}{'...' if len(unused) > 5 else ''}"
-             if unused else ""))
-    for name, variable in ours.items():
-        value = np.asarray(params[name])
-        if tuple(value.shape) != tuple(variable.shape):
-            raise CheckpointImportError(f"{name}: checkpoint shape {value.shape}, model "
-                                        f"shape {tuple(variable.shape)}")
-        variable.assign(value.astype(variable.dtype.as_numpy_dtype))
+    assign_by_name(model, params, source, prefix="model/")
     model.initialized.assign(True)
+
+
+def import_checkpoint(prefix, logdir, image_size, dataset, use_polyak, given, stated):
+    """Imports the checkpoint at `prefix` into a new run directory `logdir`; returns the
+    written checkpoint's path. `given`: a GlowConfig with the command line's values
+    (n_bits_x, weight_y); `stated`: the hyperparameters the user stated, cross-checked."""
+    params = model_parameters(read_checkpoint(prefix), use_polyak)
+    facts = infer_architecture(params)
+    cross_check(facts, stated)
+    architecture = GlowConfig(
+        n_levels=facts["n_levels"], depth=facts["depth"], width=facts["width"],
+        flow_permutation=facts["flow_permutation"], flow_coupling=facts["flow_coupling"],
+        lu_decomposed=facts["lu_decomposed"], learntop=facts["learntop"],
+        ycond=facts["ycond"],
+        # A classifier exists only with weight_y > 0 (OpenAI's conditional runs use 0.01).
+        weight_y=(given.weight_y or 0.01) if facts["has_classifier"] else 0.0,
+        n_bits_x=given.n_bits_x, multiscale=facts["multiscale"],
+    ).for_data((image_size, image_size, facts["image_channels"]), facts.get("n_y", 10))
+    prior = PriorConfig()
+    model = build_glow(architecture, functools.partial(build_prior, prior))
+    assign_parameters(model, params, f"checkpoint {prefix}")
+    run = RunDir(logdir).lock()
+    try:
+        if tf.train.latest_checkpoint(run.file(CHECKPOINT_DIR)) is not None:
+            raise RunDirError(f"{logdir} already holds a run; import into a new --logdir")
+        run.write_spec(RunSpec(model="glow", architecture=architecture, prior=prior,
+                               data=DataConfig(dataset=dataset), training=TrainConfig(),
+                               imported_from={"checkpoint": os.path.abspath(prefix),
+                                              "polyak": use_polyak}))
+        return run.checkpoint_manager(model=model).save(checkpoint_number=0)
+    finally:
+        run.close()

@@ -140,3 +140,27 @@ def labelled_rows(rows, path, standardize=True, title=""):
         axes[row, 0].set_ylabel(label, fontsize=7, rotation=0, ha="right", va="center")
     figure.suptitle(title, fontsize=9)
     return _save(figure, path)
+
+
+def histogram_panels(panels, path, title="", bins=60):
+    """One panel of overlaid log-likelihood histograms per run (Kamoi et al. Figures 4 and
+    8, Kirichenko et al. Figure 16): `panels` = {run: {set label: values}}."""
+    columns = min(len(panels), 4)
+    rows = int(math.ceil(len(panels) / columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.2 * rows),
+                                squeeze=False)
+    for ax in axes.ravel()[len(panels):]:
+        ax.axis("off")
+    for ax, (name, values) in zip(axes.ravel(), panels.items()):
+        finite = {k: np.asarray(v)[np.isfinite(v)] for k, v in values.items()}
+        everything = np.concatenate([v for v in finite.values() if v.size])
+        low, high = np.percentile(everything, [0.5, 100])
+        edges = np.linspace(low, high, bins + 1)
+        for label, data in finite.items():
+            ax.hist(np.clip(data, low, high), bins=edges, density=True, alpha=0.5,
+                    label=label)
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("log-likelihood (nats)")
+        ax.legend(fontsize=7)
+    figure.suptitle(title)
+    return _save(figure, path)

@@ -11,24 +11,23 @@ mu = 0) or the generalized normal density (kind "generalized_gaussian_mixture", 
 whose variance alpha^2 Gamma(3/beta) / Gamma(1/beta) is 1; beta = 4 makes it light-tailed,
 so components need less distance to leave little mass between them (their Section 5.3).
 
+The settings are glow_prior.config.PriorConfig (build_prior, assign_components).
 Training scores each example with its assigned component only, log p_k(z) (Section 4:
 "the likelihood for each input is evaluated using a different unimodal prior p_i"); test
 scores use the uniform mixture. Components are assigned before training by a label map or
 by k-means++ clusters (glow_prior.data.selection.ImageClusters).
 """
-import dataclasses
 import math
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from glow_prior.config.prior import KINDS, LAYOUTS, parse_label_map
 from glow_prior.data.selection import ImageClusters
+from glow_prior.errors import InputError
 
 tfd = tfp.distributions
-
-KINDS = ("standard", "gaussian_mixture", "generalized_gaussian_mixture")
-LAYOUTS = ("two_sided", "line", "onehot")
 
 
 def generalized_normal_scale(beta):
@@ -49,22 +48,22 @@ def component_means(layout, n_components, distance, latent_size, explicit=None):
     if explicit is not None:
         explicit = np.atleast_2d(np.asarray(explicit, np.float32))
         if explicit.shape[0] != n_components or explicit.shape[1] > latent_size:
-            raise ValueError(f"explicit means {explicit.shape} do not fit {n_components} "
+            raise InputError(f"explicit means {explicit.shape} do not fit {n_components} "
                              f"components of a {latent_size}-dim latent")
         means[:, :explicit.shape[1]] = explicit
         return means
     if layout == "two_sided":
         if n_components != 2:
-            raise ValueError(f"layout two_sided needs 2 components, got {n_components}")
+            raise InputError(f"layout two_sided needs 2 components, got {n_components}")
         means[:, 0] = [distance / 2.0, -distance / 2.0]
     elif layout == "line":
         means[:, 0] = distance * np.arange(n_components)
     elif layout == "onehot":
         if n_components > latent_size:
-            raise ValueError(f"onehot layout: {n_components} components > {latent_size} dims")
+            raise InputError(f"onehot layout: {n_components} components > {latent_size} dims")
         means[np.arange(n_components), np.arange(n_components)] = distance
     else:
-        raise ValueError(f"unknown layout '{layout}'; use one of {LAYOUTS}")
+        raise InputError(f"unknown layout '{layout}'; use one of {LAYOUTS}")
     return means
 
 
@@ -74,10 +73,10 @@ class Prior(tf.Module):
     def __init__(self, kind, means, beta=4.0):
         super().__init__(name="prior")
         if kind not in KINDS:
-            raise ValueError(f"unknown prior '{kind}'; use one of {KINDS}")
+            raise InputError(f"unknown prior '{kind}'; use one of {KINDS}")
         means = np.asarray(means, np.float32)
         if kind == "standard" and (means.shape[0] != 1 or np.any(means)):
-            raise ValueError("the standard prior has one component at the origin")
+            raise InputError("the standard prior has one component at the origin")
         self.kind = kind
         self.means = tf.constant(means)
         self.n_components, self.latent_size = means.shape
@@ -125,73 +124,28 @@ class Prior(tf.Module):
         return tf.gather(self.means, components) + temperature * centred
 
 
-ASSIGNMENTS = ("labels", "kmeans")
+def build_prior(config, latent_size):
+    """The Prior a glow_prior.config.PriorConfig describes, over a latent of latent_size."""
+    if not config.is_mixture:
+        return Prior("standard", np.zeros([1, latent_size], np.float32))
+    means = component_means(config.layout, config.n_components, config.distance, latent_size,
+                            config.explicit_means)
+    return Prior(config.kind, means, config.beta)
 
 
-@dataclasses.dataclass(frozen=True)
-class PriorConfig:
-    """How to build the prior and assign training examples to its components.
-
-    kind: one of KINDS. n_components, layout, distance, explicit_means: see
-    component_means. beta: generalized-normal power. assignment: "labels" (label_map, e.g.
-    "1:0,7:1"; empty = sorted labels numbered 0, 1, ...) or "kmeans" (k-means++ clusters of
-    the training inputs, seeded by assignment_seed).
-    """
-
-    kind: str = "standard"
-    n_components: int = 2
-    layout: str = "two_sided"
-    distance: float = 100.0
-    explicit_means: tuple = None
-    beta: float = 4.0
-    assignment: str = "labels"
-    label_map: str = ""
-    assignment_seed: int = 0
-
-    @property
-    def is_mixture(self):
-        return self.kind != "standard"
-
-    def validate(self):
-        if self.kind not in KINDS:
-            raise ValueError(f"unknown prior '{self.kind}'; use one of {KINDS}")
-        if self.is_mixture and self.n_components < 2:
-            raise ValueError("a mixture prior needs n_components >= 2")
-        if self.assignment not in ASSIGNMENTS:
-            raise ValueError(f"unknown assignment '{self.assignment}'; use {ASSIGNMENTS}")
-
-    def build(self, latent_size):
-        self.validate()
-        if not self.is_mixture:
-            return Prior("standard", np.zeros([1, latent_size], np.float32))
-        means = component_means(self.layout, self.n_components, self.distance, latent_size,
-                                self.explicit_means)
-        return Prior(self.kind, means, self.beta)
-
-    def assign(self, x, y):
-        """Component index of every training example (None for the standard prior)."""
-        if not self.is_mixture:
-            return None
-        if self.assignment == "kmeans":
-            return assign_by_kmeans(x, self.n_components, self.assignment_seed)
-        components = assign_by_labels(y, parse_label_map(self.label_map, np.unique(y)))
-        if components.size and components.max() >= self.n_components:
-            raise ValueError(f"label map '{self.label_map}' names component "
-                             f"{components.max()} of a {self.n_components}-component prior")
-        return components
-
-
-def parse_label_map(spec, labels):
-    """'1:0,7:1' -> {1: 0, 7: 1}; empty spec -> sorted labels numbered 0, 1, ..."""
-    if not spec:
-        return {int(label): k for k, label in enumerate(sorted(labels))}
-    mapping = {}
-    for item in spec.split(","):
-        label, _, component = item.partition(":")
-        if not component:
-            raise ValueError(f"label map entry '{item}' is not LABEL:COMPONENT")
-        mapping[int(label)] = int(component)
-    return mapping
+def assign_components(config, x, y):
+    """Component index of every training example (None for the standard prior)."""
+    if not config.is_mixture:
+        return None
+    if config.assignment == "kmeans":
+        return assign_by_kmeans(x, config.n_components, config.assignment_seed)
+    mapping = parse_label_map(config.label_map) or {
+        int(label): k for k, label in enumerate(sorted(np.unique(y)))}
+    components = assign_by_labels(y, mapping)
+    if components.size and components.max() >= config.n_components:
+        raise InputError(f"label map '{config.label_map}' names component "
+                         f"{components.max()} of a {config.n_components}-component prior")
+    return components
 
 
 def assign_by_labels(y, label_to_component):
@@ -199,7 +153,7 @@ def assign_by_labels(y, label_to_component):
     y = np.asarray(y)
     missing = sorted(set(y.tolist()) - set(label_to_component))
     if missing:
-        raise ValueError(f"labels {missing} have no component in the label map "
+        raise InputError(f"labels {missing} have no component in the label map "
                          f"{label_to_component}")
     lookup = np.vectorize(label_to_component.__getitem__, otypes=[np.int64])
     return lookup(y) if len(y) else np.zeros([0], np.int64)

@@ -6,34 +6,25 @@ and splits, skip every learned layer) maps latents and intermediate activations 
 the actual factored-out values of the same forward pass; s and t maps: zeros).
 
 * latent_images: unsqueezed latents z of images (averaged over dequantisation draws);
-* coupling_maps: each coupling layer's output and its log-scale s and shift t maps;
+* coupling_maps: each coupling layer's output and its log-scale s and shift t maps
+  (Coupling.log_scale_and_shift, the same hook for every coupling);
 * jacobian_map: |dz_i/dx| for one latent coordinate (their Figure 12);
 * resample_center: latents of a central square resampled from N(0, T^2 I), decoded
   (their Figure 17);
 * samples: the model's samples.
 """
+import os
+
 import numpy as np
 import tensorflow as tf
 
-from glow_prior.bijectors.base import FlowChain
-from glow_prior.bijectors.coupling import AdditiveCoupling, AffineCoupling
-from glow_prior.bijectors.masks import MaskedAffineCoupling
+from glow_prior import plots
+from glow_prior.bijectors.couplings import Coupling
 from glow_prior.bijectors.squeeze import Squeeze, unsqueeze2d
-
-COUPLINGS = (AffineCoupling, AdditiveCoupling, MaskedAffineCoupling)
-
-
-def _leaves(chain):
-    """The bijectors of a FlowChain in forward order, nested chains flattened."""
-    for step in chain.steps:
-        if isinstance(step, FlowChain):
-            yield from _leaves(step)
-        else:
-            yield step
 
 
 def _squeeze_count(level):
-    return sum(isinstance(step, Squeeze) for step in _leaves(level))
+    return sum(isinstance(step, Squeeze) for step in level.leaves())
 
 
 class ImageLayout:
@@ -71,18 +62,6 @@ def latent_images(model, x, noise_draws=1, seed=0):
     return (total / noise_draws).numpy()
 
 
-def _s_t_full(layer, z):
-    """(s, t) maps of a coupling over the whole tensor (zeros where nothing changes)."""
-    if isinstance(layer, MaskedAffineCoupling):
-        return layer.s_t(z)
-    half = z.shape[-1] // 2
-    zeros = tf.zeros_like(z[..., :half])
-    if isinstance(layer, AffineCoupling):
-        shift, scale = layer.shift_and_scale(z[..., :half])
-        return tf.concat([zeros, tf.math.log(scale)], -1), tf.concat([zeros, shift], -1)
-    return tf.zeros_like(z), tf.concat([zeros, layer.nn(z[..., :half])], -1)
-
-
 def coupling_maps(model, x, noise=None):
     """[(name, output, s, t)] per coupling layer, each [B, H, W, C] in image layout."""
     flow, layout = model.flow, ImageLayout(model.flow)
@@ -90,12 +69,12 @@ def coupling_maps(model, x, noise=None):
     factored, records = [], []
     for level_index, (level, split) in enumerate(zip(flow.levels, flow.splits + [None])):
         squeezes = 0
-        for layer in _leaves(level):
-            if isinstance(layer, COUPLINGS):
-                s, t = _s_t_full(layer, z)
+        for layer in level.leaves():
+            if isinstance(layer, Coupling):
+                s, t = layer.log_scale_and_shift(z)
             z, _ = layer.forward_and_log_det(z)
             squeezes += isinstance(layer, Squeeze)
-            if isinstance(layer, COUPLINGS):
+            if isinstance(layer, Coupling):
                 zero_fills = [tf.zeros_like(f) for f in factored]
                 records.append((f"level {level_index} coupling {len(records)}",
                                 layout.to_image(z, level_index, squeezes, factored).numpy(),
@@ -134,17 +113,51 @@ def central_square_coordinates(model, fraction=10 / 32):
     return np.unique(index_image[top:top + side, left:left + side].ravel())
 
 
-def bin_centres(model, x):
-    """Dequantisation noise of half a bin: x_in at its bin's centre, so decode(encode(x))
-    gives x back despite float rounding (on the lower edge it may floor to the bin below)."""
-    return tf.fill(tf.shape(x), 0.5 / 2 ** model.n_bits_x)
-
-
 def resample_center(model, x, seed, temperature=1.0):
     """Decoded images whose central-square latents are redrawn from N(0, T^2 I); the other
-    latents are those of x at its bin centres."""
-    z = model.encode(x, bin_centres(model, x)).numpy()
+    latents are those of x at its bin centres (model.encode without noise)."""
+    z = model.encode(x).numpy()
     coordinates = central_square_coordinates(model)
     rng = np.random.default_rng(seed)
     z[:, coordinates] = temperature * rng.standard_normal((len(z), len(coordinates)))
     return model.decode(tf.constant(z, tf.float32)).numpy()
+
+
+def write_figures(model, x_in, x_ood, ood_name, output_dir, noise_draws=40, max_couplings=12,
+                  temperature=0.7, seed=0):
+    """latents.png, couplings.png, jacobian.png, resample.png and samples.png for
+    in-distribution images `x_in` and OOD images `x_ood`; returns their paths."""
+    paths = [plots.labelled_rows({
+        "in: image": x_in,
+        "in: latent": latent_images(model, x_in, noise_draws, seed),
+        f"{ood_name}: image": x_ood,
+        f"{ood_name}: latent": latent_images(model, x_ood, noise_draws, seed),
+    }, os.path.join(output_dir, "latents.png"), title="latent representations (unsqueezed)")]
+
+    pair = np.concatenate([x_in[:1], x_ood[:1]])
+    noise = model.dequantization_noise(pair, tf.constant([seed, 1], tf.int64))
+    rows = {name: [output[0], s[0], t[0], output[1], s[1], t[1]]
+            for name, output, s, t in coupling_maps(model, pair, noise)[:max_couplings]}
+    paths.append(plots.labelled_rows(
+        rows, os.path.join(output_dir, "couplings.png"),
+        title="columns: in-distribution output, s, t | OOD output, s, t"))
+
+    index_image = latent_index_image(model)
+    height, width, _ = index_image.shape
+    coordinates = [int(index_image[height // 2, width // 2, 0]),
+                   int(index_image[height // 8, width // 2, 0])]
+    maps = [jacobian_map(model, x_in[:1], c)[0][..., None] for c in coordinates]
+    paths.append(plots.labelled_rows(
+        {"image, |dz/dx| centre, off-centre": [x_in[0], *maps]},
+        os.path.join(output_dir, "jacobian.png"),
+        title=f"receptive fields of latent coordinates {coordinates}"))
+
+    originals = np.concatenate([x_in, x_ood])
+    paths.append(plots.labelled_rows(
+        {"original": originals,
+         "centre resampled": resample_center(model, originals, seed, temperature)},
+        os.path.join(output_dir, "resample.png"), standardize=False))
+    samples = model.sample(16, tf.constant([seed, 2], tf.int64), temperature).numpy()
+    path = os.path.join(output_dir, "samples.png")
+    plots.save_image_grid(samples, path)
+    return paths + [path]

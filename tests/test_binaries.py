@@ -1,11 +1,14 @@
 """The binaries as a user runs them (one subprocess each)."""
 import json
 import math
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
 
-from tests.conftest import OPENAI_FIXTURE, run_binary
+from tests.conftest import OPENAI_FIXTURE, REPO, run_binary
 
 ADDITIVE = OPENAI_FIXTURE / "additive"
 
@@ -33,7 +36,7 @@ def test_import_then_score_reproduces_openai_bits_per_dim(imported_run, tmp_path
                                -scores["bits_per_dim"] * 3072 * math.log(2), rtol=1e-6)
 
 
-def test_score_rejects_bad_images_with_a_clear_message(imported_run, tmp_path):
+def test_score_rejects_bad_input_with_a_clear_message(imported_run, tmp_path):
     np.savez(tmp_path / "float.npz", x=np.zeros((2, 32, 32, 3), np.float32))
     result = run_binary("score", f"--logdir={imported_run}", f"--images={tmp_path}/float.npz",
                         f"--output={tmp_path}/out.npz")
@@ -43,6 +46,13 @@ def test_score_rejects_bad_images_with_a_clear_message(imported_run, tmp_path):
     result = run_binary("score", f"--logdir={imported_run}", f"--images={tmp_path}/shape.npz",
                         f"--output={tmp_path}/out.npz")
     assert result.returncode == 2 and "the model expects (32, 32, 3)" in result.stderr
+    np.savez(tmp_path / "empty.npz", x=np.zeros((0, 32, 32, 3), np.uint8))
+    result = run_binary("score", f"--logdir={imported_run}", f"--images={tmp_path}/empty.npz",
+                        f"--output={tmp_path}/out.npz")
+    assert result.returncode == 2 and "there are no examples to score" in result.stderr
+    assert "Warning" not in result.stderr and not (tmp_path / "out.npz").exists()
+    for stderr in (result.stderr,):
+        assert "cuInit" not in stderr and "E0000" not in stderr  # no start-up noise
 
 
 def test_import_refuses_contradicting_flags(tmp_path):
@@ -76,3 +86,28 @@ def test_realnvp_negative_training_visualize_and_export(prepared_data_dir, tmp_p
     result = run_binary("export_savedmodel", f"--logdir={logdir}",
                         f"--export_dir={tmp_path}/export")
     assert result.returncode == 0 and (tmp_path / "export" / "saved_model.pb").exists()
+
+
+@pytest.mark.slow
+def test_a_second_training_process_on_a_locked_logdir_fails_at_once(prepared_data_dir,
+                                                                      tmp_path):
+    command = [sys.executable, "-m", "glow_prior.apps.train_glow",
+               "--flagfile=configs/cpu/fmnist17_mnist/uni.cfg", f"--logdir={tmp_path}",
+               f"--data_dir={prepared_data_dir}", "--subset=512", "--epochs=50"]
+    first = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while not (tmp_path / ".lock").exists() or not (tmp_path / ".lock").read_text():
+            assert time.time() < deadline and first.poll() is None
+            time.sleep(0.2)
+        started = time.time()
+        second = subprocess.run(command + ["--width=64"], cwd=REPO, capture_output=True,
+                                text=True, timeout=120)
+        assert second.returncode == 2
+        assert f"in use by another training process (PID {first.pid})" in second.stderr
+        assert time.time() - started < 30  # before any data is loaded or model built
+        assert "Traceback" not in second.stderr
+    finally:
+        first.kill()
+        first.wait()

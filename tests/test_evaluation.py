@@ -1,4 +1,5 @@
 """OOD metrics against hand-computed values; scoring and reports."""
+import functools
 import json
 
 import numpy as np
@@ -6,8 +7,10 @@ import pytest
 
 from glow_prior import evaluation
 from glow_prior.data.tabular import VectorSet
-from glow_prior.models.tabular import TabularFlowConfig, build_tabular
-from glow_prior.priors import PriorConfig
+from glow_prior.config import TabularFlowConfig
+from glow_prior.models.tabular import build_tabular
+from glow_prior.config import PriorConfig
+from glow_prior.priors import build_prior
 
 
 def test_metrics_on_a_hand_computed_case():
@@ -33,7 +36,7 @@ def test_metrics_handle_infinite_scores_and_reject_nan():
 def _tabular_model(kind="standard"):
     prior = PriorConfig(kind=kind, distance=6.0)
     return build_tabular(TabularFlowConfig(num_dims=2, n_couplings=2, hidden_units=8),
-                         prior.build)
+                         functools.partial(build_prior, prior))
 
 
 def test_latent_coordinate_follows_kamoi():
@@ -41,8 +44,8 @@ def test_latent_coordinate_follows_kamoi():
     z_ood = rng.normal(0, 0.1, (50, 4))
     z_ood[:, 2] += 3.0
     assert evaluation.latent_coordinate(_tabular_model().prior, z_ood) == 2
-    mixture = PriorConfig(kind="gaussian_mixture", layout="onehot", n_components=2,
-                          distance=5.0).build(4)
+    mixture = build_prior(PriorConfig(kind="gaussian_mixture", layout="onehot", n_components=2,
+                          distance=5.0), 4)
     means_spread_most = mixture.means.numpy().max(0) - mixture.means.numpy().min(0)
     assert evaluation.latent_coordinate(mixture, z_ood) == int(np.argmax(means_spread_most))
 

@@ -1,11 +1,17 @@
 """bin/reproduce experiments end to end (real data where it exists here, mock data else)."""
 import json
 import os
+import shlex
 
 import pytest
+import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from glow_prior import data, evaluation, experiments, flags as gflags, runs, training
+from glow_prior import data, evaluation, experiments
+from glow_prior.apps import train_glow, training_run
+from glow_prior.models.registry import load_model
+from glow_prior.rundir import RunDir
+from glow_prior.training import train_model
 from tests.conftest import run_binary
 
 RESULT_KEYS = {"in_mean_log_likelihood", "ood_mean_log_likelihood", "auroc", "ood_mean_nll"}
@@ -14,6 +20,26 @@ RESULT_KEYS = {"in_mean_log_likelihood", "ood_mean_log_likelihood", "auroc", "oo
 def _report(output_dir):
     with open(os.path.join(output_dir, "report.json")) as f:
         return json.load(f)
+
+
+def test_extra_flags_are_forwarded_losslessly():
+    assert experiments.split_flags("--labels=1,7 --epochs=1 --note='a b'", "--train_flags") \
+        == ["--labels=1,7", "--epochs=1", "--note=a b"]
+    with pytest.raises(Exception, match="joined by commas"):
+        experiments.split_flags("--epochs=1,--subset=512", "--train_flags")
+
+
+def test_a_failed_run_names_its_command_and_log(tmp_path):
+    """The child refuses --width=0 while parsing; --labels=1,7 reaches it as one flag."""
+    result = run_binary("reproduce", "--experiment=fmnist17_mnist", f"--output_dir={tmp_path}",
+                        "--train_flags=--labels=1,7 --width=0")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    log = tmp_path / "commands.log"
+    assert f"run 'uni' failed (exit status 2)" in result.stderr
+    assert f"its output is in {log}" in result.stderr
+    assert "flag --width=0: must be >= 1" in result.stderr  # the child's own message
+    logged = log.read_text().splitlines()[0]
+    assert "--labels=1,7" in shlex.split(logged[2:])
 
 
 @pytest.mark.slow
@@ -33,18 +59,24 @@ def test_reproduce_synthetic_2d(tmp_path):
 
 
 @pytest.mark.slow
-def test_reproduce_fmnist17_mnist_on_real_data(prepared_data_dir, tmp_path):
+def test_reproduce_fmnist17_mnist_on_real_data_shows_progress(prepared_data_dir, tmp_path):
     """The quickstart's pipeline, shortened: real Fashion-MNIST and MNIST, one epoch on a
-    subset; checks the report's structure (the measured numbers are in the README)."""
+    subset; checks the report's structure and that the terminal shows each run's epochs
+    (the measured numbers are in the README)."""
     result = run_binary("reproduce", "--experiment=fmnist17_mnist", f"--output_dir={tmp_path}",
                         f"--data_dir={prepared_data_dir}",
-                        "--train_flags=--epochs=1,--subset=512",
+                        "--train_flags=--epochs=1 --subset=512 --progress_secs=0",
                         "--eval_flags=--n_eval=300", timeout=1500)
     assert result.returncode == 0, result.stderr[-3000:]
     report = _report(tmp_path)
     assert set(report["results"]) == {"uni", "multi", "uni_label1", "uni_label7"}
     assert report["paper"]["multi"]["ood_mean_nll"] == pytest.approx(2679.89)
     assert os.path.exists(tmp_path / "multi" / "component_means.png")
+    for run in ("uni", "multi", "uni_label1", "uni_label7"):
+        assert f"[{run}] epoch 1/1: " in result.stdout, run
+        assert f"[{run}] progress: epoch 1/1 step 1/" in result.stdout, run
+    assert "left=0:00:00" in result.stdout
+    assert "cuInit" not in result.stdout + result.stderr
 
 
 def test_cifar04_svhn_pipeline_with_mock_data(tmp_path):
@@ -53,18 +85,19 @@ def test_cifar04_svhn_pipeline_with_mock_data(tmp_path):
     with tfds.testing.mock_data(num_examples=200):
         for run in experiment.runs:
             path = experiments.flagfile("cpu", experiment.name, run.name)
-            fv = gflags.parse_flagfile(run.binary, path, tiny)
-            data_config = gflags.data_config(fv)
-            assert data_config.kmeans_clusters == 4 and gflags.train_config(fv).dal == 0.1
-            train, test = data.load_train_test(data_config)
-            assert set(train.y.tolist()) <= {0, 4}
-            architecture = gflags.glow_config(train.x.shape[1:], 10, fv)
             logdir = str(tmp_path / run.name)
-            training.train_model("glow", architecture, gflags.prior_config(fv), data_config,
-                                 gflags.train_config(fv), logdir, train, test,
-                                 show_progress=False)
-            model, hparams = runs.load_model(logdir)
-            train, test, ood = data.evaluation_sets(hparams, run.ood)
+            args = train_glow.APP.parse(["train_glow", f"--flagfile={path}",
+                                         f"--logdir={logdir}", *tiny])
+            assert args.data.kmeans_clusters == 4
+            assert args.training.augment_shift(args.data.dataset) == 0.1
+            spec, train, test, negatives = training_run.load_experiment("glow", args)
+            assert set(train.y.tolist()) <= {0, 4} and negatives is None
+            run_dir = RunDir(logdir).lock()
+            train_model(spec, run_dir, args.run, train, test, strategy=tf.distribute.get_strategy(),
+                        show_progress=False)
+            run_dir.close()
+            model, spec = load_model(logdir)
+            train, test, ood = data.evaluation_sets(spec, run.ood)
             evaluation.evaluate_run(model, train, test, ood, logdir, batch_size=16)
     report = experiments.summarize(experiment, str(tmp_path), "cpu", commands=[])
     assert set(report["results"]) == {"uni", "multi"}

@@ -8,10 +8,9 @@ import pytest
 import tensorflow as tf
 
 from glow_prior import export
-from glow_prior.models.glow import GlowConfig, build_glow
-from glow_prior.models.tabular import TabularFlowConfig, build_tabular
-from glow_prior.models.vae import VAE, VAEConfig
-from glow_prior.priors import PriorConfig
+from glow_prior.config import (DataConfig, GlowConfig, PriorConfig, RunSpec,
+                               TabularDataConfig, TabularFlowConfig, TrainConfig, VAEConfig)
+from glow_prior.models.registry import build_model
 from tests.bijectors.test_glow_bijectors import randomize
 
 CHECK = r"""
@@ -34,6 +33,10 @@ for name in sys.argv[2:]:
     out = {"signatures": sorted(loaded.signatures)}
     out["log_prob"] = float(np.max(np.abs(
         call(loaded, "log_prob", x)["log_likelihood"].numpy() - data["log_likelihood"])))
+    stats = call(loaded, "statistics", x)
+    out["statistics"] = sorted(stats)
+    out["statistics_log_likelihood"] = float(np.max(np.abs(
+        stats["log_likelihood"].numpy() - data["log_likelihood"])))
     if "per_component" in data:
         got = call(loaded, "log_prob_per_component", x)["log_likelihood"].numpy()
         out["per_component"] = float(np.max(np.abs(got - data["per_component"])))
@@ -53,26 +56,31 @@ print(json.dumps(results))
 """
 
 
-def _glow():
-    model = build_glow(GlowConfig(image_shape=(8, 8, 1), n_levels=2, depth=2, width=8,
-                                  flow_coupling=1, scale_offset=0.1, multiscale=False,
-                                  three_axis_1x1=True),
-                       PriorConfig(kind="gaussian_mixture", distance=4.0).build)
-    randomize(model.flow, scale=0.05)
-    return model
+def _spec(model, architecture, prior=PriorConfig(), data=DataConfig()):
+    return RunSpec(model=model, architecture=architecture, prior=prior, data=data,
+                   training=TrainConfig())
+
+
+GLOW = _spec("glow", GlowConfig(image_shape=(8, 8, 1), n_levels=2, depth=2, width=8,
+                                flow_coupling=1, scale_offset=0.1, multiscale=False,
+                                three_axis_1x1=True),
+             PriorConfig(kind="gaussian_mixture", distance=4.0))
+TABULAR = _spec("tabular", TabularFlowConfig(num_dims=3, n_couplings=2, hidden_units=8),
+                data=TabularDataConfig())
+VAE = _spec("vae", VAEConfig(latent_dim=50, importance_samples=4))
 
 
 @pytest.mark.slow
 def test_savedmodel_round_trip_in_a_fresh_process(tmp_path):
     rng = np.random.default_rng(0)
-    glow = _glow()
+    glow = build_model(GLOW)
+    randomize(glow.flow, scale=0.05)
     images = rng.integers(0, 256, (5, 8, 8, 1), dtype=np.uint8)
     noise = rng.uniform(0, 1 / 256, images.shape).astype(np.float32)
-    tabular = build_tabular(TabularFlowConfig(num_dims=3, n_couplings=2, hidden_units=8),
-                            PriorConfig().build)
+    tabular = build_model(TABULAR)
     randomize(tabular.flow, scale=0.1)
     vectors = rng.normal(size=(4, 3)).astype(np.float32)
-    vae = VAE(VAEConfig(importance_samples=4), PriorConfig().build(50))
+    vae = build_model(VAE)
     vae_images = rng.integers(0, 256, (2, 28, 28, 1), dtype=np.uint8)
     expected = {
         "glow": dict(x=images, log_likelihood=glow.log_likelihood(images),
@@ -85,8 +93,9 @@ def test_savedmodel_round_trip_in_a_fresh_process(tmp_path):
         "vae": dict(x=vae_images, log_likelihood=vae.score(
             vae_images, tf.constant([0, 0], tf.int64), dequantize=False)),
     }
-    for name, model in (("glow", glow), ("tabular", tabular), ("vae", vae)):
-        signatures = export.export(model, {"model": name}, str(tmp_path / name))
+    for name, model, spec in (("glow", glow, GLOW), ("tabular", tabular, TABULAR),
+                              ("vae", vae, VAE)):
+        signatures = export.export(model, spec, str(tmp_path / name))
         assert "log_prob" in signatures and "sample" in signatures
         np.savez(tmp_path / f"{name}.npz", **{k: np.asarray(v) for k, v in expected[name].items()})
     result = subprocess.run([sys.executable, "-c", CHECK, str(tmp_path), "glow", "tabular", "vae"],
@@ -96,11 +105,15 @@ def test_savedmodel_round_trip_in_a_fresh_process(tmp_path):
     assert report["modules"] == []  # only tensorflow was needed
     glow_report = report["glow"]
     assert set(glow_report["signatures"]) == {"log_prob", "log_prob_float",
-                                              "log_prob_per_component", "encode", "decode",
-                                              "sample"}
+                                              "log_prob_per_component", "statistics",
+                                              "encode", "decode", "sample"}
     # Same float32 graph in both processes: agreement to rounding (values ~ -200 nats).
-    for key in ("log_prob", "per_component", "encode", "log_prob_float"):
+    for key in ("log_prob", "per_component", "encode", "log_prob_float",
+                "statistics_log_likelihood"):
         assert glow_report[key] < 1e-3, key
+    assert glow_report["statistics"] == ["component_log_likelihood", "latent_norm",
+                                         "log_det", "log_likelihood", "log_prior"]
+    assert report["vae"]["statistics"] == ["elbo", "kl", "log_likelihood", "reconstruction"]
     assert glow_report["sample_shape"] == [3, 8, 8, 1]
     assert report["tabular"]["log_prob"] < 1e-4 and report["tabular"]["encode"] < 1e-5
     assert "log_prob_float" not in report["tabular"]["signatures"]

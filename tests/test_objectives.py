@@ -5,6 +5,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from glow_prior.config import (PriorConfig, RunSpec, TabularDataConfig, TabularFlowConfig,
+                               TrainConfig)
+from glow_prior.models.registry import build_model
 from glow_prior.objectives import MaximumLikelihood, NegativeTraining, bits_per_dim
 
 
@@ -54,3 +57,25 @@ def test_negative_training_gradient_lowers_ood_likelihood():
                                            tf.constant([0, 0]))
     # d loss / d ll_ood > 0: descending the loss lowers the OOD log-likelihood.
     assert float(tape.gradient(loss, x_ood)[0, 0]) > 0
+
+
+def test_negative_training_scores_in_distribution_examples_by_their_component():
+    """Issue 11.5: with a mixture prior the in-distribution term uses each example's
+    assigned component (like maximum likelihood), the negatives the whole mixture."""
+    spec = RunSpec(model="tabular", architecture=TabularFlowConfig(num_dims=2, n_couplings=2,
+                                                                   hidden_units=8),
+                   prior=PriorConfig(kind="gaussian_mixture", distance=8.0),
+                   data=TabularDataConfig(), training=TrainConfig())
+    model = build_model(spec)
+    x = tf.constant([[4.0, 0.0], [-4.0, 0.0]])
+    components = tf.constant([0, 1])
+    batch = {"x": x, "component": components, "x_ood": tf.constant([[0.0, 0.0]])}
+    _, stats = NegativeTraining(-1e9)(model, batch, tf.constant([0, 0], tf.int64))
+    assigned = model.assigned_log_likelihood(x, components)
+    np.testing.assert_allclose(float(stats["bits_x"]),
+                               float(tf.reduce_mean(bits_per_dim(assigned, 2))), rtol=1e-6)
+    mixture = model.log_likelihood(x)
+    assert not np.allclose(assigned.numpy(), mixture.numpy())  # the test can tell them apart
+    ood = model.log_likelihood(tf.constant([[0.0, 0.0]]))
+    np.testing.assert_allclose(float(stats["ood_bits_x"]), float(bits_per_dim(ood, 2)[0]),
+                               rtol=1e-6)

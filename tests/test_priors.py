@@ -11,6 +11,9 @@ import scipy.special
 import tensorflow as tf
 
 from glow_prior import priors
+from glow_prior.config import PriorConfig
+from glow_prior.errors import InputError
+from glow_prior.priors import build_prior
 
 
 def _numpy_mixture_log_prob(z, means, kind, beta=4.0):
@@ -28,7 +31,7 @@ def _numpy_mixture_log_prob(z, means, kind, beta=4.0):
 
 @pytest.mark.parametrize("kind", ["gaussian_mixture", "generalized_gaussian_mixture"])
 def test_mixture_log_prob_matches_numpy_logsumexp(kind):
-    prior = priors.PriorConfig(kind=kind, n_components=3, layout="line", distance=4.0).build(6)
+    prior = build_prior(PriorConfig(kind=kind, n_components=3, layout="line", distance=4.0), 6)
     rng = np.random.default_rng(0)
     z = rng.normal(0, 3, (20, 6)).astype(np.float32)
     z[:5, 0] += 4.0
@@ -40,8 +43,8 @@ def test_mixture_log_prob_matches_numpy_logsumexp(kind):
 
 @pytest.mark.parametrize("kind", ["gaussian_mixture", "generalized_gaussian_mixture"])
 def test_assigned_component_log_prob_is_that_components_own(kind):
-    prior = priors.PriorConfig(kind=kind, n_components=4, layout="onehot",
-                               distance=10.0).build(5)
+    prior = build_prior(PriorConfig(kind=kind, n_components=4, layout="onehot",
+                               distance=10.0), 5)
     z = np.random.default_rng(1).normal(0, 2, (8, 5)).astype(np.float32)
     components = np.array([0, 1, 2, 3, 3, 2, 1, 0])
     assigned = prior.component_log_prob(z, components).numpy()
@@ -53,7 +56,7 @@ def test_assigned_component_log_prob_is_that_components_own(kind):
 
 
 def test_generalized_gaussian_has_unit_variance_and_integrates_to_one():
-    prior = priors.PriorConfig(kind="generalized_gaussian_mixture").build(1)
+    prior = build_prior(PriorConfig(kind="generalized_gaussian_mixture"), 1)
     density = lambda x: float(np.exp(prior.component(tf.constant([0.0])).log_prob([[x]])[0]))
     mass = scipy.integrate.quad(density, -10, 10)[0]
     variance = scipy.integrate.quad(lambda x: x * x * density(x), -10, 10)[0]
@@ -78,7 +81,7 @@ def test_component_mean_layouts():
 
 
 def test_standard_prior_is_a_unit_normal():
-    prior = priors.PriorConfig().build(3)
+    prior = build_prior(PriorConfig(), 3)
     z = np.array([[0.0, 1.0, -2.0]], np.float32)
     assert float(prior.log_prob(z)[0]) == pytest.approx(
         -1.5 * np.log(2 * np.pi) - 0.5 * 5.0, rel=1e-6)
@@ -86,7 +89,7 @@ def test_standard_prior_is_a_unit_normal():
 
 
 def test_sampling_uses_the_requested_component_and_temperature():
-    prior = priors.PriorConfig(kind="gaussian_mixture", distance=100.0).build(2)
+    prior = build_prior(PriorConfig(kind="gaussian_mixture", distance=100.0), 2)
     samples = prior.sample(2000, seed=(3, 4), temperature=0.5,
                            components=tf.zeros([2000], tf.int32)).numpy()
     np.testing.assert_allclose(samples.mean(axis=0), [50, 0], atol=0.1)
@@ -96,27 +99,29 @@ def test_sampling_uses_the_requested_component_and_temperature():
 
 
 def test_sampling_accepts_int64_and_int32_seeds_alike():
-    prior = priors.PriorConfig(kind="gaussian_mixture").build(3)
+    prior = build_prior(PriorConfig(kind="gaussian_mixture"), 3)
     from_int64 = prior.sample(5, seed=tf.constant([7, 8], tf.int64)).numpy()
     from_int32 = prior.sample(5, seed=tf.constant([7, 8], tf.int32)).numpy()
     np.testing.assert_array_equal(from_int64, from_int32)
 
 
 def test_label_assignment():
-    config = priors.PriorConfig(kind="gaussian_mixture", label_map="1:0,7:1")
-    assert config.assign(None, np.array([7, 1, 1, 7])).tolist() == [1, 0, 0, 1]
-    assert priors.parse_label_map("", [7, 1]) == {1: 0, 7: 1}
-    with pytest.raises(ValueError, match=r"labels \[3\] have no component"):
-        config.assign(None, np.array([1, 3]))
-    assert priors.PriorConfig().assign(None, np.array([1, 7])) is None
+    config = PriorConfig(kind="gaussian_mixture", label_map="1:0,7:1")
+    assert priors.assign_components(config, None, np.array([7, 1, 1, 7])).tolist() == [
+        1, 0, 0, 1]
+    unmapped = PriorConfig(kind="gaussian_mixture")  # sorted labels numbered 0, 1, ...
+    assert priors.assign_components(unmapped, None, np.array([7, 1])).tolist() == [1, 0]
+    with pytest.raises(InputError, match=r"labels \[3\] have no component"):
+        priors.assign_components(config, None, np.array([1, 3]))
+    assert priors.assign_components(PriorConfig(), None, np.array([1, 7])) is None
 
 
 def test_kmeans_assignment_is_deterministic_under_a_seed():
     rng = np.random.default_rng(0)
     x = np.concatenate([rng.integers(0, 50, (40, 4, 4, 1)),
                         rng.integers(200, 256, (25, 4, 4, 1))]).astype(np.uint8)
-    config = priors.PriorConfig(kind="gaussian_mixture", assignment="kmeans",
-                                assignment_seed=7)
-    first, second = config.assign(x, None), config.assign(x, None)
+    config = PriorConfig(kind="gaussian_mixture", assignment="kmeans", assignment_seed=7)
+    first = priors.assign_components(config, x, None)
+    second = priors.assign_components(config, x, None)
     np.testing.assert_array_equal(first, second)
     assert first[:40].tolist() == [0] * 40 and first[40:].tolist() == [1] * 25

@@ -5,26 +5,30 @@ RealNVP's latent z is the elementwise logit of x, rearranged by squeezes and spl
 latent coordinate then depends on exactly one pixel, and resampling latents changes only
 the pixels they map to. The tests use this as the ground truth.
 """
+import functools
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from glow_prior import visualize
-from glow_prior.models.glow import GlowConfig, build_glow
-from glow_prior.models.realnvp import RealNVPConfig, build_realnvp
-from glow_prior.priors import PriorConfig
+from glow_prior.config import GlowConfig
+from glow_prior.models.glow import build_glow
+from glow_prior.config import RealNVPConfig
+from glow_prior.models.realnvp import build_realnvp
+from glow_prior.config import PriorConfig
+from glow_prior.priors import build_prior
 
 X = np.random.default_rng(0).integers(0, 256, (2, 8, 8, 1), dtype=np.uint8)
 
 
 def _realnvp():
     return build_realnvp(RealNVPConfig(image_shape=(8, 8, 1), n_scales=2, st_blocks=1,
-                                       st_width=4), PriorConfig().build)
+                                       st_width=4), functools.partial(build_prior, PriorConfig()))
 
 
 def _glow():
     return build_glow(GlowConfig(image_shape=(8, 8, 2), n_levels=2, depth=1, width=4,
-                                 flow_coupling=1), PriorConfig().build)
+                                 flow_coupling=1), functools.partial(build_prior, PriorConfig()))
 
 
 @pytest.mark.parametrize("build", [_realnvp, _glow])

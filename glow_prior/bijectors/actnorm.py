@@ -17,9 +17,9 @@ def _log_det(layer, x):
 
 
 class ActNorm(FlowBijector):
-    def __init__(self, scope, channels):
+    def __init__(self, scope, channels, context):
         super().__init__(name="actnorm")
-        self.layer = ActNormLayer(scope, channels)
+        self.layer = ActNormLayer(scope, channels, context)
 
     def forward_and_log_det(self, x):
         y = self.layer(x)

@@ -1,4 +1,4 @@
-"""Base classes for the flow bijectors.
+"""Base classes for the flow bijectors, and the per-model context their layers consult.
 
 Direction: a bijector's *forward* is the encoding direction x -> z, as in OpenAI Glow's
 code; the generative model is `tfd.TransformedDistribution(prior, tfb.Invert(flow))`, so
@@ -14,12 +14,13 @@ TFP caching: trainable bijectors leave `parameters` unset, so TFP keys its cache
 identity (two bijectors with equal hyperparameters never share cached results), and none
 declares a constant Jacobian.
 
-Data-dependent initialisation (OpenAI's actnorm init) runs one eager forward pass inside
-`data_dependent_init()`; each ActNorm met on the way sets its parameters from the
-activations it receives, which already come from initialised upstream layers.
+`FlowContext` is owned by one model and handed to its layers when they are built: it holds
+the dtype convolutions compute in (mixed precision) and whether OpenAI's data-dependent
+initialisation is running (`with context.data_dependent_init(): model.encode(batch)`:
+each ActNorm met on the way sets its parameters from the activations it receives, which
+already come from initialised upstream layers). Nothing is shared between models.
 """
 import contextlib
-import threading
 
 import tensorflow as tf
 import tensorflow_probability as tfp
@@ -27,25 +28,42 @@ import tensorflow_probability as tfp
 # this class; subclassing tfb.Chain itself would make FlowChain a CompositeTensor.
 from tensorflow_probability.python.bijectors.chain import _Chain as NonCompositeChain
 
+from glow_prior.errors import InputError
+
 tfb = tfp.bijectors
 
-_DDI = threading.local()
+COMPUTE_DTYPES = {"none": tf.float32, "bfloat16": tf.bfloat16, "float16": tf.float16}
 
 
-@contextlib.contextmanager
-def data_dependent_init():
-    """Within this context, ActNorm layers initialise themselves from their inputs."""
-    if not tf.executing_eagerly():
-        raise RuntimeError("data-dependent init must run eagerly, not inside tf.function")
-    _DDI.active = True
-    try:
-        yield
-    finally:
-        _DDI.active = False
+class FlowContext:
+    """Settings of one model that its layers read while they run (not a tf.Module: nothing
+    here is saved)."""
 
+    def __init__(self, mixed_precision="none"):
+        if mixed_precision not in COMPUTE_DTYPES:
+            raise InputError(f"mixed_precision must be one of {sorted(COMPUTE_DTYPES)}, got "
+                             f"'{mixed_precision}'")
+        self.compute_dtype = COMPUTE_DTYPES[mixed_precision]
+        self.initializing = False
 
-def ddi_active():
-    return getattr(_DDI, "active", False)
+    @contextlib.contextmanager
+    def data_dependent_init(self):
+        """Within this context, the model's ActNorm layers initialise from their inputs."""
+        if not tf.executing_eagerly():
+            raise RuntimeError("data-dependent init must run eagerly, not inside tf.function")
+        self.initializing = True
+        try:
+            yield
+        finally:
+            self.initializing = False
+
+    def conv2d(self, x, kernel, padding="SAME"):
+        """tf.nn.conv2d in the compute dtype, returning float32."""
+        if self.compute_dtype == tf.float32:
+            return tf.nn.conv2d(x, kernel, strides=1, padding=padding)
+        y = tf.nn.conv2d(tf.cast(x, self.compute_dtype), tf.cast(kernel, self.compute_dtype),
+                         strides=1, padding=padding)
+        return tf.cast(y, tf.float32)
 
 
 def sum_except_batch(x):
@@ -55,6 +73,13 @@ def sum_except_batch(x):
 
 def zeros_like_batch(x):
     return tf.zeros([tf.shape(x)[0]], dtype=x.dtype)
+
+
+def halves(x):
+    """x split into its first floor(C/2) and remaining channels (last axis); tf.split, whose
+    gradient is a concatenation (cheaper than a strided slice's)."""
+    half = x.shape[-1] // 2
+    return tf.split(x, [half, x.shape[-1] - half], axis=-1)
 
 
 class FlowBijector(tfb.Bijector):
@@ -117,7 +142,15 @@ class FlowChain(NonCompositeChain):
             log_det += step_log_det
         return z, log_det
 
+    def leaves(self):
+        """The bijectors in forward order, nested chains flattened."""
+        for step in self.steps:
+            if isinstance(step, FlowChain):
+                yield from step.leaves()
+            else:
+                yield step
+
 
 def _unconditional(y):
     if y is not None:
-        raise ValueError("this flow is not class-conditional; do not pass labels y")
+        raise InputError("this flow is not class-conditional; do not pass labels y")

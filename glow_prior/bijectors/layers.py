@@ -1,6 +1,6 @@
 """Layers of OpenAI Glow's tfops.py, with its parameterisation and variable names.
 
-Conventions (openai/glow tfops.py; ../shared/references/openai_glow_notes.md section 3.5):
+Conventions (openai/glow tfops.py; docs/openai_glow.md, "Layers"):
 
 * actnorm: y = (x + b) * exp(3 * logs); the stored `logs` is a third of the log-scale
   (logscale_factor 3). Data-dependent init: b = -mean(x), logs = log(1/(std(x)+1e-6))/3,
@@ -18,47 +18,34 @@ Conventions (openai/glow tfops.py; ../shared/references/openai_glow_notes.md sec
   with the convolution and a following ReLU); the data-dependent init uses the unfolded
   form, since it needs the convolution's raw output.
 * conv2d_zeros / linear_zeros: W, b and logs start at zero; y = (conv(x, W) + b) *
-  exp(3 * logs) with logs of shape [1, n_out].
+  exp(3 * logs) with logs of shape [1, n_out]. OpenAI reads some of these outputs
+  interleaved (h[..., 0::2], h[..., 1::2]); `output_order` permutes W, b and logs at use so
+  the layer emits those two groups as halves, the same numbers without strided slices.
 
 Variables carry OpenAI's names (e.g. "model/0/3/f1/l_1/W") so checkpoints map one-to-one.
+Every layer takes the model's FlowContext (compute dtype, data-dependent init).
 """
 import numpy as np
 import tensorflow as tf
 
-from glow_prior.bijectors.base import ddi_active
-
 LOGSCALE_FACTOR = 3.0
-
-# Mixed precision: convolutions run in this dtype; their outputs, actnorm, log-dets and
-# priors stay float32 (set by the trainer before it builds a model).
-_COMPUTE = {"dtype": tf.float32}
-MIXED_PRECISION = {"none": tf.float32, "bfloat16": tf.bfloat16, "float16": tf.float16}
-
-
-def set_mixed_precision(name):
-    if name not in MIXED_PRECISION:
-        raise ValueError(f"mixed_precision must be one of {sorted(MIXED_PRECISION)}")
-    _COMPUTE["dtype"] = MIXED_PRECISION[name]
-
-
-def conv2d(x, kernel, padding="SAME"):
-    """tf.nn.conv2d in the compute dtype, returning float32."""
-    dtype = _COMPUTE["dtype"]
-    if dtype == tf.float32:
-        return tf.nn.conv2d(x, kernel, strides=1, padding=padding)
-    y = tf.nn.conv2d(tf.cast(x, dtype), tf.cast(kernel, dtype), strides=1, padding=padding)
-    return tf.cast(y, tf.float32)
 
 
 def variable(name, initial_value, trainable=True, dtype=tf.float32):
     return tf.Variable(initial_value, name=name, trainable=trainable, dtype=dtype)
 
 
+def deinterleaved(n):
+    """Channel order [0, 2, 4, ..., 1, 3, 5, ...]: OpenAI's interleaved pairs as halves."""
+    return np.concatenate([np.arange(0, n, 2), np.arange(1, n, 2)])
+
+
 class ActNormLayer(tf.Module):
     """Per-channel affine map (x + b) * exp(3 logs) with data-dependent initialisation."""
 
-    def __init__(self, scope, channels):
+    def __init__(self, scope, channels, context):
         super().__init__(name=None)
+        self.context = context
         self.b = variable(f"{scope}/actnorm_center/b", tf.zeros([1, 1, 1, channels]))
         self.logs = variable(f"{scope}/actnorm_scale/logs", tf.zeros([1, 1, 1, channels]))
 
@@ -75,7 +62,7 @@ class ActNormLayer(tf.Module):
         self.logs.assign(tf.reshape(logs, self.logs.shape))
 
     def __call__(self, x):
-        if ddi_active():
+        if self.context.initializing:
             self.initialize(x)
         return (x + self.b) * tf.exp(self.log_scale())
 
@@ -89,23 +76,25 @@ def _edge_indicator(height, width):
     return 1.0 - tf.pad(inside, [[0, 0], [1, 1], [1, 1], [0, 0]])
 
 
-def edge_padded_conv(x, kernel):
+def edge_padded_conv(context, x, kernel):
     """OpenAI's add_edge_padding + VALID conv for a 3x3 `kernel` [3, 3, C+1, out]."""
     channels = x.shape[-1]
     indicator = _edge_indicator(tf.shape(x)[1], tf.shape(x)[2])
     if channels < kernel.shape[-1]:
         padded = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]])
         indicators = tf.repeat(indicator, tf.shape(x)[0], axis=0)
-        return conv2d(tf.concat([padded, indicators], axis=-1), kernel, padding="VALID")
-    data_part = conv2d(x, kernel[:, :, :channels, :])
+        return context.conv2d(tf.concat([padded, indicators], axis=-1), kernel,
+                              padding="VALID")
+    data_part = context.conv2d(x, kernel[:, :, :channels, :])
     border = tf.nn.conv2d(indicator, kernel[:, :, channels:, :], strides=1, padding="VALID")
     return data_part + border
 
 
-def _conv(x, kernel):
+def openai_conv(context, x, kernel):
+    """A 1x1 convolution, or a 3x3 one with OpenAI's edge padding."""
     if kernel.shape[0] == 1:
-        return conv2d(x, kernel)
-    return edge_padded_conv(x, kernel)
+        return context.conv2d(x, kernel)
+    return edge_padded_conv(context, x, kernel)
 
 
 def _kernel_shape(filter_size, n_in, n_out):
@@ -116,7 +105,7 @@ def _kernel_shape(filter_size, n_in, n_out):
 def conv_then_actnorm(conv, x, kernel, actnorm, bias=None):
     """actnorm(conv(x, kernel) [+ bias]); outside the data-dependent init the actnorm is
     folded into the convolution: (conv(x, W) + b) * s = conv(x, W * s) + b * s."""
-    if ddi_active():
+    if actnorm.context.initializing:
         y = conv(x, kernel)
         return actnorm(y if bias is None else y + bias)
     scale = tf.exp(tf.reshape(actnorm.log_scale(), [-1]))
@@ -129,28 +118,38 @@ def conv_then_actnorm(conv, x, kernel, actnorm, bias=None):
 class Conv2dActNorm(tf.Module):
     """tfops.conv2d: bias-free convolution (W ~ N(0, 0.05^2)) followed by actnorm."""
 
-    def __init__(self, scope, n_in, n_out, filter_size, rng):
+    def __init__(self, scope, n_in, n_out, filter_size, rng, context):
         super().__init__(name=None)
+        self.context = context
         shape = _kernel_shape(filter_size, n_in, n_out)
         self.W = variable(f"{scope}/W", rng.normal(0.0, 0.05, shape).astype(np.float32))
-        self.actnorm = ActNormLayer(scope, n_out)
+        self.actnorm = ActNormLayer(scope, n_out, context)
 
     def __call__(self, x):
-        return conv_then_actnorm(_conv, x, self.W, self.actnorm)
+        return conv_then_actnorm(lambda v, w: openai_conv(self.context, v, w), x, self.W,
+                                 self.actnorm)
 
 
 class Conv2dZeros(tf.Module):
-    """tfops.conv2d_zeros: (conv(x, W) + b) * exp(3 logs), everything zero-initialised."""
+    """tfops.conv2d_zeros: (conv(x, W) + b) * exp(3 logs), everything zero-initialised;
+    output channels in `output_order` (default: as stored)."""
 
-    def __init__(self, scope, n_in, n_out, filter_size=3):
+    def __init__(self, scope, n_in, n_out, context, filter_size=3, output_order=None):
         super().__init__(name=None)
+        self.context = context
         self.W = variable(f"{scope}/W", tf.zeros(_kernel_shape(filter_size, n_in, n_out)))
         self.b = variable(f"{scope}/b", tf.zeros([1, 1, 1, n_out]))
         self.logs = variable(f"{scope}/logs", tf.zeros([1, n_out]))
+        self._order = None if output_order is None else tf.constant(output_order, tf.int32)
+
+    def _ordered(self, value):
+        return value if self._order is None else tf.gather(value, self._order, axis=-1)
 
     def __call__(self, x):
-        scale = tf.exp(tf.reshape(self.logs, [-1]) * LOGSCALE_FACTOR)
-        return tf.nn.bias_add(_conv(x, self.W * scale), tf.reshape(self.b, [-1]) * scale)
+        scale = tf.exp(self._ordered(tf.reshape(self.logs, [-1])) * LOGSCALE_FACTOR)
+        bias = self._ordered(tf.reshape(self.b, [-1]))
+        return tf.nn.bias_add(openai_conv(self.context, x, self._ordered(self.W) * scale),
+                              bias * scale)
 
 
 class LinearZeros(tf.Module):
@@ -164,16 +163,3 @@ class LinearZeros(tf.Module):
 
     def __call__(self, x):
         return (tf.matmul(x, self.W) + self.b) * tf.exp(self.logs * LOGSCALE_FACTOR)
-
-
-class GlowCouplingNet(tf.Module):
-    """OpenAI's f(): relu(conv3x3) -> relu(conv1x1) -> conv2d_zeros 3x3 (scope .../f1)."""
-
-    def __init__(self, scope, n_in, width, n_out, rng):
-        super().__init__(name=None)
-        self.l_1 = Conv2dActNorm(f"{scope}/l_1", n_in, width, 3, rng)
-        self.l_2 = Conv2dActNorm(f"{scope}/l_2", width, width, 1, rng)
-        self.l_last = Conv2dZeros(f"{scope}/l_last", width, n_out)
-
-    def __call__(self, x):
-        return self.l_last(tf.nn.relu(self.l_2(tf.nn.relu(self.l_1(x)))))

@@ -13,13 +13,14 @@ import math
 import tensorflow as tf
 
 from glow_prior.bijectors.base import FlowBijector, sum_except_batch
+from glow_prior.errors import InputError
 
 
 class LogitPreprocess(FlowBijector):
     def __init__(self, alpha=0.05):
         super().__init__(name="logit")
         if not 0 < alpha < 0.5:
-            raise ValueError(f"logit alpha must be in (0, 0.5), got {alpha}")
+            raise InputError(f"logit alpha must be in (0, 0.5), got {alpha}")
         self.alpha = float(alpha)
 
     def forward_and_log_det(self, x):

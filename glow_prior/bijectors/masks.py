@@ -1,13 +1,5 @@
-"""Masked affine coupling layers on images (Dinh et al. 2017; Kirichenko et al. 2020, App. G/I).
-
-A coupling is given by two disjoint binary masks over [H, W, C]: the st-network sees only
-x * mask_in, and only the positions in mask_out change:
-
-    (s_raw, t) = st(x * mask_in),   s = scale * tanh(s_raw) * mask_out,   t = t * mask_out,
-    y = (x + t) * exp(s),   log|det J| = sum s.
-
-Positions outside mask_out pass unchanged, and since mask_in and mask_out are disjoint the
-inverse x = y * exp(-s) - t recomputes the same s and t from y * mask_in. Masks:
+"""Binary masks of RealNVP couplings on images (Dinh et al. 2017; Kirichenko et al. 2020,
+App. G/I), as (mask_in, mask_out) pairs over [H, W, C] for couplings.MaskPair:
 
 * checkerboard(parity): mask_in = pixels with (i + j + parity) even, mask_out = the rest;
 * channelwise(parity): mask_in = the first half of the channels (parity 0), mask_out = the rest;
@@ -18,10 +10,8 @@ inverse x = y * exp(-s) - t recomputes the same s and t from y * mask_in. Masks:
   back to it.
 """
 import numpy as np
-import tensorflow as tf
 
-from glow_prior.bijectors.base import FlowBijector, sum_except_batch
-from glow_prior.bijectors.layers import variable
+from glow_prior.errors import InputError
 
 CYCLE = ((0, 1), (1, 2), (2, 3), (3, 0))
 
@@ -35,20 +25,18 @@ def checkerboard(shape, parity):
 
 
 def channelwise(shape, parity):
-    height, width, channels = shape
+    channels = shape[-1]
     if channels < 2:
-        raise ValueError("a channel-wise mask needs at least 2 channels")
+        raise InputError("a channel-wise mask needs at least 2 channels")
     mask_in = np.zeros(shape, np.float32)
-    half = channels // 2
-    mask_in[..., :half] = 1.0
+    mask_in[..., :channels // 2] = 1.0
     mask_in = mask_in if parity == 0 else 1.0 - mask_in
     return mask_in, 1.0 - mask_in
 
 
 def horizontal(shape, parity):
-    height = shape[0]
     mask_in = np.zeros(shape, np.float32)
-    mask_in[:height // 2] = 1.0
+    mask_in[:shape[0] // 2] = 1.0
     mask_in = mask_in if parity == 0 else 1.0 - mask_in
     return mask_in, 1.0 - mask_in
 
@@ -56,7 +44,7 @@ def horizontal(shape, parity):
 def quadrant_mask(shape, index):
     height, width, _ = shape
     if height % 2 or width % 2:
-        raise ValueError(f"quadrant masks need even sides, got {height}x{width}")
+        raise InputError(f"quadrant masks need even sides, got {height}x{width}")
     top = slice(0, height // 2) if index in (0, 1) else slice(height // 2, height)
     left = slice(0, width // 2) if index in (0, 3) else slice(width // 2, width)
     mask = np.zeros(shape, np.float32)
@@ -71,28 +59,3 @@ def quadrant(shape, source, target):
 def cycle_masks(shape, n_couplings):
     """The cycle-mask sequence of Kirichenko et al. (Figure 14) for n_couplings layers."""
     return [quadrant(shape, *CYCLE[i % 4]) for i in range(n_couplings)]
-
-
-class MaskedAffineCoupling(FlowBijector):
-    def __init__(self, scope, mask_in, mask_out, st_network):
-        super().__init__(name="masked_coupling")
-        if np.any(mask_in * mask_out):
-            raise ValueError("mask_in and mask_out overlap: the coupling would not be "
-                             "invertible")
-        self.mask_in = tf.constant(mask_in[None], tf.float32)
-        self.mask_out = tf.constant(mask_out[None], tf.float32)
-        self.st = st_network
-        self.scale = variable(f"{scope}/scale", tf.ones([1, 1, 1, mask_in.shape[-1]]))
-
-    def s_t(self, x):
-        """The masked log-scale s and shift t this layer applies to x."""
-        s_raw, t = self.st(x * self.mask_in)
-        return self.scale * tf.tanh(s_raw) * self.mask_out, t * self.mask_out
-
-    def forward_and_log_det(self, x):
-        s, t = self.s_t(x)
-        return (x + t) * tf.exp(s), sum_except_batch(s)
-
-    def inverse_and_log_det(self, y):
-        s, t = self.s_t(y)
-        return y * tf.exp(-s) - t, -sum_except_batch(s)

@@ -5,24 +5,25 @@ an image x [H, W, C] to a flat latent eps [D] with a standard-normal base:
 
 * a level is a FlowChain (squeeze, then K flow steps);
 * between levels, `SplitLevel` factors out z2 = z[..., C/2:]. Glow's learned conditional
-  prior N(z2; mean(z1), exp(logsd(z1))^2) (split2d_prior: conv2d_zeros, mean/logsd read
-  interleaved 0::2 / 1::2) becomes the affine bijector eps = (z2 - mean) / exp(logsd) with
-  log|det J| = -sum logsd, so that log N(eps; 0, I) - sum logsd = log p(z2 | z1) exactly.
-  Without a learned prior (RealNVP) eps = z2;
+  prior N(z2; mean(z1), exp(logsd(z1))^2) (split2d_prior) becomes a coupling with the
+  Standardize transform, eps = (z2 - mean) / exp(logsd), log|det J| = -sum logsd, so that
+  log N(eps; 0, I) - sum logsd = log p(z2 | z1) exactly. Without a learned prior (RealNVP)
+  eps = z2;
 * `TopLatent` handles the last level's output: optionally the three extra invertible 1x1
   convolutions over height, width and channels of Kamoi et al. (2019, Listing 1), then
-  optionally Glow's learned top prior (learntop: conv2d_zeros over zeros, mean/logsd read as
-  halves [..., :C] / [..., C:]; ycond: plus linear_zeros(onehot(y))), again written as
-  eps = (z - mean) / exp(logsd).
+  optionally Glow's learned top prior (learntop / ycond), again a Standardize coupling.
 
 The flat latent concatenates [eps_level0, eps_level1, ..., eps_top], each flattened in
 (H, W, C) row-major order: the layout of OpenAI's `encode`. With a standard-normal base this
 reproduces OpenAI's objective; with a mixture prior the mixture is over this vector.
+`encode` also returns each level's share of log|det J| (its steps, its split, and for the
+last level the top latent), the per-level decomposition of the log-likelihood.
 """
 import tensorflow as tf
 
-from glow_prior.bijectors.base import FlowBijector, sum_except_batch
-from glow_prior.bijectors.layers import Conv2dZeros, LinearZeros
+from glow_prior.bijectors.base import FlowBijector, halves, zeros_like_batch
+from glow_prior.bijectors.conditioners import SplitPrior, TopPrior
+from glow_prior.bijectors.couplings import ChannelHalves, Coupling, Standardize, WholeTensor
 from glow_prior.bijectors.permutations import AxisInvertible1x1Conv, Invertible1x1Conv
 
 
@@ -33,39 +34,32 @@ def _flatten(x):
 class SplitLevel(tf.Module):
     """Factors out z2 = z[..., C/2:]; with `learned_prior`, standardises it given z1."""
 
-    def __init__(self, scope, channels, learned_prior=True):
+    def __init__(self, scope, channels, context, learned_prior=True):
         super().__init__(name=None)
         half = channels // 2
-        self.conv = Conv2dZeros(f"{scope}/conv", half, 2 * (channels - half)) \
-            if learned_prior else None
-
-    def _mean_logsd(self, z1):
-        h = self.conv(z1)
-        return h[..., 0::2], h[..., 1::2]
+        self.prior = Coupling(ChannelHalves(), SplitPrior(scope, half,
+                                                          2 * (channels - half), context),
+                              Standardize(), name="split_prior") if learned_prior else None
 
     def split(self, z):
         """z -> (z1 kept, eps factored out, log|det|)."""
-        half = z.shape[-1] // 2
-        z1, z2 = z[..., :half], z[..., half:]
-        if self.conv is None:
-            return z1, z2, tf.zeros([tf.shape(z)[0]], z.dtype)
-        mean, logsd = self._mean_logsd(z1)
-        return z1, (z2 - mean) * tf.exp(-logsd), -sum_except_batch(logsd)
+        if self.prior is None:
+            z1, z2 = halves(z)
+            return z1, z2, zeros_like_batch(z)
+        return self.prior.forward_parts(z)
 
     def merge(self, z1, eps):
         """Inverse of split: (z1, eps) -> (z, log|det| of the inverse map)."""
-        if self.conv is None:
-            return tf.concat([z1, eps], axis=-1), tf.zeros([tf.shape(z1)[0]], z1.dtype)
-        mean, logsd = self._mean_logsd(z1)
-        z2 = mean + tf.exp(logsd) * eps
-        return tf.concat([z1, z2], axis=-1), sum_except_batch(logsd)
+        if self.prior is None:
+            return tf.concat([z1, eps], axis=-1), zeros_like_batch(z1)
+        return self.prior.inverse_from_parts(z1, eps)
 
 
 class TopLatent(FlowBijector):
     """Last level's output -> top eps: three-axis 1x1 convs and/or Glow's learned prior."""
 
-    def __init__(self, shape, rng, three_axis_1x1=False, learntop=False, ycond=False, n_y=1,
-                 lu=False, scope="model"):
+    def __init__(self, shape, rng, context, three_axis_1x1=False, learntop=False,
+                 ycond=False, n_y=1, lu=False, scope="model"):
         super().__init__(name="top_latent")
         height, width, channels = shape
         self.axis_convs = [
@@ -74,31 +68,17 @@ class TopLatent(FlowBijector):
             Invertible1x1Conv(f"{scope}/invconv3", channels, rng, lu=lu),
         ] if three_axis_1x1 else []
         self.shape = tuple(shape)
-        self.n_y = n_y
-        self.learntop = learntop
-        self.prior_conv = Conv2dZeros(f"{scope}/prior/p", 2 * channels, 2 * channels) \
-            if learntop else None
-        self.y_emb = LinearZeros(f"{scope}/prior/y_emb", n_y, 2 * channels) if ycond else None
+        self.prior = Coupling(WholeTensor(), TopPrior(shape, context, learntop, ycond, n_y,
+                                                      scope), Standardize(),
+                              name="top_prior") if learntop or ycond else None
 
     @property
-    def learned_prior(self):
-        return self.prior_conv is not None or self.y_emb is not None
-
-    def _mean_logsd(self, batch, y):
-        channels = self.shape[-1]
-        h = tf.zeros([batch, *self.shape[:2], 2 * channels])
-        if self.prior_conv is not None:
-            h = self.prior_conv(h)
-        if self.y_emb is not None:
-            if y is None:
-                raise ValueError("this model is class-conditional (ycond): pass labels y")
-            onehot = tf.one_hot(tf.cast(y, tf.int32), self.n_y)
-            h += tf.reshape(self.y_emb(onehot), [-1, 1, 1, 2 * channels])
-        return h[..., :channels], h[..., channels:]
+    def class_conditional(self):
+        return self.prior is not None and self.prior.conditioner.y_emb is not None
 
     def pre_prior(self, x):
         """Output of the three-axis convolutions (OpenAI's z_top) and their log|det|."""
-        log_det = tf.zeros([tf.shape(x)[0]], x.dtype)
+        log_det = zeros_like_batch(x)
         for conv in self.axis_convs:
             x, step_log_det = conv.forward_and_log_det(x)
             log_det += step_log_det
@@ -107,22 +87,19 @@ class TopLatent(FlowBijector):
     def encode(self, x, y=None):
         """(top eps, z_top before the learned prior, log|det|)."""
         z_top, log_det = self.pre_prior(x)
-        if not self.learned_prior:
+        if self.prior is None:
             return z_top, z_top, log_det
-        mean, logsd = self._mean_logsd(tf.shape(z_top)[0], y)
-        return (z_top - mean) * tf.exp(-logsd), z_top, log_det - sum_except_batch(logsd)
+        eps, prior_log_det = self.prior.forward_and_log_det(z_top, y)
+        return eps, z_top, log_det + prior_log_det
 
     def forward_and_log_det(self, x, y=None):
         eps, _, log_det = self.encode(x, y)
         return eps, log_det
 
     def inverse_and_log_det(self, eps, y=None):
-        log_det = tf.zeros([tf.shape(eps)[0]], eps.dtype)
-        z = eps
-        if self.learned_prior:
-            mean, logsd = self._mean_logsd(tf.shape(eps)[0], y)
-            z = mean + tf.exp(logsd) * eps
-            log_det += sum_except_batch(logsd)
+        z, log_det = eps, zeros_like_batch(eps)
+        if self.prior is not None:
+            z, log_det = self.prior.inverse_and_log_det(eps, y)
         for conv in reversed(self.axis_convs):
             z, step_log_det = conv.inverse_and_log_det(z)
             log_det += step_log_det
@@ -147,6 +124,10 @@ class MultiScaleFlow(FlowBijector):
         self.latent_shapes = self._trace_shapes()
         self.latent_size = sum(h * w * c for h, w, c in self.latent_shapes)
 
+    @property
+    def class_conditional(self):
+        return self.top.class_conditional
+
     def _trace_shapes(self):
         shape = tf.TensorShape(self.image_shape)
         parts = []
@@ -160,24 +141,26 @@ class MultiScaleFlow(FlowBijector):
         return parts
 
     def encode(self, x, y=None):
-        """(list of latent parts [B, h, w, c], z_top before any learned prior, log|det|)."""
-        log_det = tf.zeros([tf.shape(x)[0]], x.dtype)
-        parts = []
+        """(latent parts [B, h, w, c] in order, z_top before any learned prior,
+        [per-level log|det|]): level k's share is its steps and its split; the last
+        level's includes the top latent."""
+        parts, level_log_dets = [], []
         z = x
         for level, split in zip(self.levels, self.splits + [None]):
-            z, level_log_det = level.forward_and_log_det(z)
-            log_det += level_log_det
+            z, log_det = level.forward_and_log_det(z)
             if split is not None:
                 z, eps, split_log_det = split.split(z)
                 parts.append(eps)
                 log_det += split_log_det
+            level_log_dets.append(log_det)
         eps, z_top, top_log_det = self.top.encode(z, y)
         parts.append(eps)
-        return parts, z_top, log_det + top_log_det
+        level_log_dets[-1] += top_log_det
+        return parts, z_top, level_log_dets
 
     def forward_and_log_det(self, x, y=None):
-        parts, _, log_det = self.encode(x, y)
-        return tf.concat([_flatten(p) for p in parts], axis=-1), log_det
+        parts, _, level_log_dets = self.encode(x, y)
+        return tf.concat([_flatten(p) for p in parts], axis=-1), tf.add_n(level_log_dets)
 
     def unflatten(self, z):
         """Flat latent [B, D] -> list of latent parts [B, h, w, c]."""

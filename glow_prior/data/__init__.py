@@ -3,37 +3,15 @@ import dataclasses
 
 import numpy as np
 
-from glow_prior.config_io import config_from_dict
+from glow_prior.config import OTHER_LABELS, SYNTHETIC_IMAGE_SETS, DataConfig
 from glow_prior.data import synthetic, tabular
 from glow_prior.data.preprocess import resize_images
 from glow_prior.data.selection import filter_labels, keep_label_clusters, random_subset
-from glow_prior.data.sources import (DatasetUnavailableError, ImageSet, load_images,
-                                     prepare_command)
+from glow_prior.data.sources import ImageSet, load_images, prepare_command
+from glow_prior.errors import InputError
 
-__all__ = ["DataConfig", "DatasetUnavailableError", "ImageSet", "load_images",
-           "load_train_test", "prepare_command"]
-
-
-@dataclasses.dataclass(frozen=True)
-class DataConfig:
-    """Which images an experiment trains and tests on.
-
-    dataset: stock tfds name. labels: keep only these labels (empty = all).
-    subset: size of a seeded random subset of the training images (0 = all).
-    kmeans_clusters / kmeans_keep: split each kept label's training images into this many
-      k-means++ clusters and keep the cluster with this number (clusters are numbered by
-      decreasing size); 0 clusters = off.
-    image_size: pad / average-pool square images to this size (<= 0: native size).
-    """
-
-    dataset: str
-    data_dir: str = None
-    labels: tuple = ()
-    subset: int = 0
-    seed: int = 0
-    image_size: int = -1
-    kmeans_clusters: int = 0
-    kmeans_keep: int = 0
+__all__ = ["ImageSet", "evaluation_sets", "load_images", "load_train_test", "ood_split",
+           "prepare_command"]
 
 
 def _resized(images, image_size):
@@ -50,8 +28,6 @@ def load_train_test(config):
     """(train, test) ImageSets as the experiment defines them."""
     train, test = load_split(config, "train"), load_split(config, "test")
     if config.kmeans_clusters:
-        if not config.labels:
-            raise ValueError("kmeans_clusters needs --labels: clusters are formed per label")
         train, test = keep_label_clusters(train, test, config.labels, config.kmeans_clusters,
                                           config.kmeans_keep, config.seed)
     return random_subset(train, config.subset, config.seed), test
@@ -61,9 +37,9 @@ def ood_split(name, config, split="test", shape=None, n_synthetic=2000):
     """A full split of OOD dataset `name` (all labels), resized like the in-distribution
     data: the test split for evaluation, the train split for negative training. The
     synthetic sets 'constant' and 'noise' are generated with the in-distribution `shape`."""
-    if name in synthetic.IMAGE_SETS:
+    if name in SYNTHETIC_IMAGE_SETS:
         if shape is None:
-            raise ValueError(f"the synthetic set '{name}' needs the image shape")
+            raise InputError(f"the synthetic set '{name}' needs the image shape")
         seed = config.seed + (0 if split == "test" else 1)
         x = synthetic.synthetic_images(name, n_synthetic, tuple(shape), seed)
         return ImageSet(x, np.zeros(len(x), np.int64), name, split)
@@ -72,27 +48,37 @@ def ood_split(name, config, split="test", shape=None, n_synthetic=2000):
     return load_split(ood_config, split)
 
 
-def evaluation_sets(hparams, ood_names=(), data_dir=None, dataset=None):
-    """(train, test, {name: OOD set}) of a run, read back from its hparams.
+def other_labels_split(config):
+    """The test images of the in-distribution dataset whose labels the run did not train
+    on (Fashion-MNIST's other classes for a run on labels 1, 7)."""
+    if not config.labels:
+        raise InputError(f"'{OTHER_LABELS}' needs a run trained on some labels (--labels)")
+    full = load_split(dataclasses.replace(config, labels=()), "test")
+    images = full.take(~np.isin(full.y, config.labels))
+    return ImageSet(images.x, images.y, OTHER_LABELS, "test")
+
+
+def evaluation_sets(spec, ood_names=(), data_dir=None, dataset=None):
+    """(train, test, {name: OOD set}) of a run (a glow_prior.config.RunSpec).
 
     Image runs: the run's DataConfig (data_dir / dataset may override it, e.g. for imported
-    OpenAI models); OOD sets are the test splits of the tfds datasets in `ood_names`.
-    Tabular runs: their TabularDataConfig defines the OOD sets; `ood_names` selects some.
+    OpenAI models); OOD sets are the test splits of the tfds datasets in `ood_names`, the
+    synthetic sets and 'other_labels'. Tabular runs: their TabularDataConfig defines the OOD
+    sets; `ood_names` selects some.
     """
-    if hparams.get("data_kind") == "tabular":
-        splits = tabular.load_tabular(config_from_dict(tabular.TabularDataConfig,
-                                                       hparams["data"]))
+    if spec.data_kind == "tabular":
+        splits = tabular.load_tabular(spec.data)
         unknown = sorted(set(ood_names) - set(splits.ood))
         if unknown:
-            raise ValueError(f"this run's data has OOD sets {sorted(splits.ood)}, not "
+            raise InputError(f"this run's data has OOD sets {sorted(splits.ood)}, not "
                              f"{unknown}")
         chosen = {k: v for k, v in splits.ood.items() if not ood_names or k in ood_names}
         return splits.train, splits.test, chosen
-    config = config_from_dict(DataConfig, hparams["data"])
     overrides = {k: v for k, v in (("data_dir", data_dir), ("dataset", dataset)) if v}
-    config = dataclasses.replace(config, **overrides)
+    config = dataclasses.replace(spec.data, **overrides)
     if not config.dataset:
-        raise ValueError("the run does not record its training dataset; pass --dataset")
+        raise InputError("the run does not record its training dataset; pass --dataset")
     train, test = load_train_test(config)
     shape = train.x.shape[1:]
-    return train, test, {name: ood_split(name, config, shape=shape) for name in ood_names}
+    return train, test, {name: other_labels_split(config) if name == OTHER_LABELS
+                         else ood_split(name, config, shape=shape) for name in ood_names}

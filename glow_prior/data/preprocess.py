@@ -9,8 +9,12 @@ so x_in lies in [-0.5, 0.5). The flow models the density of x_in; the log-likeli
 discrete image in OpenAI's convention is log p(x_in) - D log(n_bins) (nats), and
 bits/dim = -log-likelihood / (D ln 2).
 """
+import os
+
 import numpy as np
 import tensorflow as tf
+
+from glow_prior.errors import InputError
 
 
 def n_bins(n_bits_x):
@@ -18,16 +22,29 @@ def n_bins(n_bits_x):
 
 
 def check_uint8_images(x, expected_shape=None, what="images"):
-    """Raises ValueError naming the problem unless `x` is uint8 NHWC of `expected_shape`."""
+    """Raises InputError naming the problem unless `x` is uint8 NHWC of `expected_shape`."""
     dtype = getattr(x, "dtype", None)
     if dtype is None or tf.as_dtype(dtype) != tf.uint8:
-        raise ValueError(f"{what} must be uint8 pixels in 0..255, got dtype {dtype}")
+        raise InputError(f"{what} must be uint8 pixels in 0..255, got dtype {dtype}")
     shape = tuple(x.shape)
     if len(shape) != 4:
-        raise ValueError(f"{what} must be a batch of images [N, H, W, C], got shape {shape}")
+        raise InputError(f"{what} must be a batch of images [N, H, W, C], got shape {shape}")
     if expected_shape is not None and tuple(shape[1:]) != tuple(expected_shape):
-        raise ValueError(f"{what} have shape {tuple(shape[1:])} per image but the model "
+        raise InputError(f"{what} have shape {tuple(shape[1:])} per image but the model "
                          f"expects {tuple(expected_shape)}")
+
+
+def read_image_archive(path):
+    """(x, y or None) from an .npz with uint8 images under 'x' (and labels under 'y')."""
+    if not os.path.exists(path):
+        raise InputError(f"image file {path} does not exist")
+    try:
+        with np.load(path) as archive:
+            if "x" not in archive:
+                raise InputError(f"{path} has no array 'x' (keys: {list(archive.keys())})")
+            return archive["x"], archive["y"] if "y" in archive else None
+    except (OSError, ValueError) as error:
+        raise InputError(f"cannot read {path} as .npz: {error}") from error
 
 
 def quantize(x_uint8, n_bits_x):
@@ -49,6 +66,12 @@ def uniform_noise(shape, n_bits_x, seed):
     return tf.random.stateless_uniform(shape, seed, 0.0, 1.0 / n_bins(n_bits_x))
 
 
+def bin_centres(shape, n_bits_x):
+    """Noise of half a bin: x_in = x_n / n_bins - 0.5 + 1 / (2 n_bins), each pixel at its bin's
+    centre, the input whose inverse image floors back to x even after float rounding."""
+    return tf.fill(shape, 0.5 / n_bins(n_bits_x))
+
+
 def postprocess(x, n_bits_x):
     """Flow space -> uint8 pixels: clip(floor((x + .5) * n_bins) * 256 / n_bins)."""
     bins = n_bins(n_bits_x)
@@ -66,7 +89,7 @@ def resize_images(x, image_size):
     if image_size is None or image_size <= 0 or image_size == size:
         return x
     if x.shape[1] != x.shape[2]:
-        raise ValueError(f"image_size applies to square images, got {x.shape[1:3]}")
+        raise InputError(f"image_size applies to square images, got {x.shape[1:3]}")
     if image_size > size:
         before = (image_size - size) // 2
         pad = ((0, 0), (before, image_size - size - before),
@@ -74,7 +97,7 @@ def resize_images(x, image_size):
         return np.pad(x, pad, mode="minimum")
     factor = size // image_size
     if factor * image_size != size:
-        raise ValueError(f"cannot downsample {size}x{size} images to {image_size}x"
+        raise InputError(f"cannot downsample {size}x{size} images to {image_size}x"
                          f"{image_size}: the size must divide {size}")
     pooled = x.reshape(len(x), image_size, factor, image_size, factor, x.shape[3])
     return np.floor(pooled.astype(np.float64).mean(axis=(2, 4))).astype(np.uint8)

@@ -7,16 +7,19 @@ Appendix E: k = 4 clusters per label, the images of one cluster kept).
 import numpy as np
 from sklearn.cluster import KMeans
 
+from glow_prior.errors import InputError
+
 
 def filter_labels(images, labels):
     """The images whose label is in `labels` (all images if `labels` is empty/None)."""
     if not labels:
         return images
-    keep = np.isin(images.y, np.asarray(labels))
-    if not keep.any():
-        raise ValueError(f"{images.name}/{images.split} has no image with a label in "
-                         f"{list(labels)}; its labels are {sorted(set(images.y.tolist()))}")
-    return images.take(keep)
+    present = set(images.y.tolist())
+    absent = [label for label in labels if label not in present]
+    if absent:
+        raise InputError(f"{images.name}/{images.split} has no image with label(s) {absent}; "
+                         f"its labels are {sorted(present)}")
+    return images.take(np.isin(images.y, np.asarray(labels)))
 
 
 def random_subset(images, size, seed):
@@ -40,7 +43,7 @@ class ImageClusters:
 
     def __init__(self, x, n_clusters, seed, n_init=10):
         if len(x) < n_clusters:
-            raise ValueError(f"cannot form {n_clusters} clusters from {len(x)} images")
+            raise InputError(f"cannot form {n_clusters} clusters from {len(x)} images")
         self.kmeans = KMeans(n_clusters=n_clusters, init="k-means++", n_init=n_init,
                              random_state=seed).fit(_features(x))
         sizes = np.bincount(self.kmeans.labels_, minlength=n_clusters)
@@ -66,7 +69,7 @@ def keep_label_clusters(train, test, labels, n_clusters, keep, seed):
     test keep the same cluster. Returns the reduced (train, test).
     """
     if not 0 <= keep < n_clusters:
-        raise ValueError(f"kmeans_keep={keep} must be in [0, {n_clusters})")
+        raise InputError(f"kmeans_keep={keep} must be in [0, {n_clusters})")
     train_keep = np.zeros(len(train), bool)
     test_keep = np.zeros(len(test), bool)
     for label in labels:

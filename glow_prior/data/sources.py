@@ -14,20 +14,15 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-# Datasets `bin/prepare_data` can build without network (see glow_prior.data.offline).
-OFFLINE_PREPARABLE = ("fashion_mnist", "mnist")
+from glow_prior.config.data import IMAGE_DATASETS, OFFLINE_PREPARABLE
+from glow_prior.errors import DataUnavailableError, InputError
+
 
 # Image size the experiments use when --image_size is not given. CelebA is resized and
 # centre-cropped to 32x32 as in Kirichenko et al. (2020); the others keep their native size.
 DEFAULT_IMAGE_SIZE = {"celeb_a": 32}
 
-SUPPORTED = ("mnist", "fashion_mnist", "cifar10", "svhn_cropped", "celeb_a")
-
 _PROBE_TIMEOUT_S = 3.0
-
-
-class DatasetUnavailableError(RuntimeError):
-    """A dataset is neither prepared in `data_dir` nor downloadable from here."""
 
 
 @dataclasses.dataclass
@@ -41,11 +36,11 @@ class ImageSet:
 
     def __post_init__(self):
         if self.x.dtype != np.uint8 or self.x.ndim != 4:
-            raise ValueError(
+            raise InputError(
                 f"{self.name}/{self.split}: images must be uint8 NHWC, got "
                 f"{self.x.dtype} with shape {self.x.shape}")
         if len(self.x) != len(self.y):
-            raise ValueError(f"{self.name}/{self.split}: {len(self.x)} images but "
+            raise InputError(f"{self.name}/{self.split}: {len(self.x)} images but "
                              f"{len(self.y)} labels")
 
     def __len__(self):
@@ -73,7 +68,7 @@ def _host_reachable(url):
 
 
 def _require_download_hosts(name, data_dir):
-    """Raises DatasetUnavailableError unless every download host of `name` answers."""
+    """Raises DataUnavailableError unless every download host of `name` answers."""
     urls = sorted(tfds.builder_cls(name).url_infos or {})
     hosts = {}
     for url in urls:
@@ -87,15 +82,15 @@ def _require_download_hosts(name, data_dir):
     else:
         fix = (f"Run once on a machine with internet access (tfds.load('{name}', "
                f"data_dir=...)) and copy the prepared '{name}' folder into {where}")
-    raise DatasetUnavailableError(
+    raise DataUnavailableError(
         f"Dataset '{name}' is not prepared in {where} and its download host(s) "
         f"{', '.join(unreachable)} cannot be reached. {fix}.")
 
 
 def load_tfds_split(name, split, data_dir=None):
     """`tfds.load(name, split=split)` that fails fast instead of retrying offline."""
-    if name not in SUPPORTED:
-        raise ValueError(f"Unknown dataset '{name}'; supported: {', '.join(SUPPORTED)}")
+    if name not in IMAGE_DATASETS:
+        raise InputError(f"Unknown dataset '{name}'; supported: {', '.join(IMAGE_DATASETS)}")
     try:
         return tfds.load(name, split=split, data_dir=data_dir, download=False)
     except AssertionError:
@@ -130,7 +125,7 @@ def _as_arrays(dataset, image_size):
         images.append(x)
         labels.append(y)
     if not images:
-        raise ValueError("the split is empty")
+        raise InputError("the split is empty")
     return np.concatenate(images), np.concatenate(labels)
 
 

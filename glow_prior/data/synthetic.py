@@ -7,6 +7,9 @@ almost no mass.
 """
 import numpy as np
 
+from glow_prior.config.data import SYNTHETIC_IMAGE_SETS
+from glow_prior.errors import InputError
+
 MODE_OFFSET = 3.5
 FIRST_AXIS_VARIANCE = 0.5
 OOD_VARIANCE = 0.01
@@ -15,7 +18,7 @@ OOD_VARIANCE = 0.01
 def two_mode_mixture(n, dim, seed):
     """(x [n, dim] float32, component [n] int64) from the paper's bimodal mixture."""
     if dim < 1:
-        raise ValueError(f"dim must be >= 1, got {dim}")
+        raise InputError(f"dim must be >= 1, got {dim}")
     rng = np.random.default_rng(seed)
     component = rng.integers(0, 2, size=n)
     std = np.ones(dim)
@@ -31,10 +34,6 @@ def ood_gaussian(n, dim, seed):
     return (rng.standard_normal((n, dim)) * np.sqrt(OOD_VARIANCE)).astype(np.float32)
 
 
-# Synthetic image sets usable wherever an OOD dataset name is accepted.
-IMAGE_SETS = ("constant", "noise")
-
-
 def synthetic_images(name, n, shape, seed):
     """uint8 images [n, *shape]: 'constant' (one random intensity per image, a classic
     high-likelihood OOD set for flows) or 'noise' (independent uniform pixels)."""
@@ -44,4 +43,4 @@ def synthetic_images(name, n, shape, seed):
         return np.broadcast_to(levels, (n, *shape)).astype(np.uint8)
     if name == "noise":
         return rng.integers(0, 256, size=(n, *shape)).astype(np.uint8)
-    raise ValueError(f"unknown synthetic image set '{name}'; use one of {IMAGE_SETS}")
+    raise InputError(f"unknown synthetic image set '{name}'; use one of {SYNTHETIC_IMAGE_SETS}")

@@ -25,23 +25,9 @@ import numpy as np
 from sklearn import datasets as sklearn_datasets
 from sklearn.model_selection import train_test_split
 
+from glow_prior.config.data import TABULAR_DATASETS as DATASETS
 from glow_prior.data import synthetic
-
-DATASETS = ("synthetic_2d", "synthetic_10d", "breast_cancer", "miniboone", "hepmass",
-            "embeddings")
-
-
-@dataclasses.dataclass(frozen=True)
-class TabularDataConfig:
-    dataset: str = "synthetic_2d"
-    path: str = None
-    test_path: str = None
-    ood_paths: tuple = ()
-    in_class: int = 0
-    n_train: int = 10000
-    n_test: int = 2000
-    seed: int = 0
-
+from glow_prior.errors import DataUnavailableError, InputError
 
 @dataclasses.dataclass
 class VectorSet:
@@ -62,7 +48,7 @@ class TabularSplits:
 
 def _require(path, what):
     if not path or not os.path.exists(path):
-        raise FileNotFoundError(f"{what} not found at '{path}'; pass its location with "
+        raise DataUnavailableError(f"{what} not found at '{path}'; pass its location with "
                                 "--tabular_path")
     return path
 
@@ -80,7 +66,7 @@ def _class_splits(x, y, config):
     """Seeded 90/10 split per class, train on in_class, OOD = the other classes' tests."""
     classes = np.unique(y)
     if config.in_class not in classes:
-        raise ValueError(f"in_class={config.in_class} is not one of the classes {classes}")
+        raise InputError(f"in_class={config.in_class} is not one of the classes {classes}")
     parts = {}
     for label in classes:
         members = x[y == label]
@@ -105,7 +91,7 @@ def read_miniboone(path):
         n_signal, n_background = (int(v) for v in f.readline().split())
         x = np.loadtxt(f, dtype=np.float64)
     if len(x) != n_signal + n_background or x.shape[1] != 50:
-        raise ValueError(f"{path}: expected {n_signal + n_background} rows of 50 features, "
+        raise InputError(f"{path}: expected {n_signal + n_background} rows of 50 features, "
                          f"got {x.shape}")
     y = np.concatenate([np.ones(n_signal, np.int64), np.zeros(n_background, np.int64)])
     n = min(n_signal, n_background)  # balance the classes (signal rows come first)
@@ -123,7 +109,7 @@ def read_hepmass(directory):
     train = _read_csv(os.path.join(directory or "", "1000_train.csv"))
     test = _read_csv(os.path.join(directory or "", "1000_test.csv"))[:, :-1]
     if train.shape[1] != test.shape[1]:
-        raise ValueError(f"HEPMASS train has {train.shape[1]} columns, test "
+        raise InputError(f"HEPMASS train has {train.shape[1]} columns, test "
                          f"{test.shape[1]} after dropping its last column")
     data = np.concatenate([train, test])
     x, y = data[:, 1:], data[:, 0].astype(np.int64)
@@ -135,12 +121,12 @@ def read_hepmass(directory):
 def _read_embeddings(path):
     with np.load(_require(path, "embeddings .npz")) as archive:
         if "embeddings" not in archive:
-            raise ValueError(f"{path} has no array 'embeddings'")
+            raise InputError(f"{path} has no array 'embeddings'")
         x = archive["embeddings"].astype(np.float32)
         y = archive["labels"].astype(np.int64) if "labels" in archive else \
             np.zeros(len(x), np.int64)
     if x.ndim != 2:
-        raise ValueError(f"{path}: embeddings must be [N, D], got {x.shape}")
+        raise InputError(f"{path}: embeddings must be [N, D], got {x.shape}")
     return x, y
 
 
@@ -176,4 +162,4 @@ def load_tabular(config):
         return _class_splits(*read_hepmass(config.path), config)
     if config.dataset == "embeddings":
         return _embeddings(config)
-    raise ValueError(f"unknown tabular dataset '{config.dataset}'; use one of {DATASETS}")
+    raise InputError(f"unknown tabular dataset '{config.dataset}'; use one of {DATASETS}")

@@ -2,7 +2,7 @@
 
 The density model is `tfd.TransformedDistribution(prior, tfb.Invert(flow))`.
 
-* Images (n_bits_x set): the flow sees x_in = x/n_bins - 0.5 + u in [-0.5, 0.5)^D (see
+* Images (n_bits_x set): the flow sees x_in = x/n_bins - 0.5 + u in [-0.5, 0.5) (see
   glow_prior.data.preprocess) and log-likelihoods are in OpenAI Glow's convention,
 
       log-likelihood(x) = log p(x_in) - D log(n_bins)   [nats],
@@ -13,32 +13,41 @@ The density model is `tfd.TransformedDistribution(prior, tfb.Invert(flow))`.
 bits/dim = -log-likelihood / (D ln 2). Everything is computed through the flow's one-pass
 `forward_and_log_det` (the TransformedDistribution gives the same number, with each
 coupling network evaluated twice).
+
+Dequantisation noise u: training draws it per batch; scoring takes it from a seed or, with
+dequantize=False, uses none (x on its bin's lower edge, OpenAI's zero-noise objective).
+`encode(x)` without noise places x at its bin's centre (u = half a bin), so that
+decode(encode(x)) == x despite float rounding (decode floors x_in into its bin).
 """
 import math
 
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from glow_prior.bijectors.base import data_dependent_init
+from glow_prior.bijectors.multiscale import MultiScaleFlow
 from glow_prior.data import preprocess
+from glow_prior.errors import InputError
+from glow_prior.models.base import (COMPONENTS, FLOW_TERMS, IMAGES, LEVELS, DensityModel)
 
 tfb = tfp.bijectors
 tfd = tfp.distributions
 
 
-class FlowModel(tf.Module):
+class FlowModel(DensityModel):
     """flow: image/vector -> flat latent bijector with `forward_and_log_det(x, y=None)`;
-    prior: a glow_prior.priors.Prior; event_shape: shape of one input example."""
+    prior: a glow_prior.priors.Prior; event_shape: shape of one input example; context:
+    the FlowContext the flow's layers were built with."""
 
-    def __init__(self, flow, prior, event_shape, n_bits_x=None, classifier=None,
+    def __init__(self, flow, prior, event_shape, context, n_bits_x=None, classifier=None,
                  name="flow_model"):
         super().__init__(name=name)
         self.flow = flow
         self.prior = prior
+        self.context = context
         self.event_shape = tuple(int(d) for d in event_shape)
         self.num_dims = int(math.prod(self.event_shape))
         if prior.latent_size != self.num_dims:
-            raise ValueError(f"prior over {prior.latent_size} dims, the data has "
+            raise InputError(f"prior over {prior.latent_size} dims, the data has "
                              f"{self.num_dims}")
         self.n_bits_x = None if n_bits_x is None else int(n_bits_x)
         self.classifier = classifier
@@ -48,24 +57,30 @@ class FlowModel(tf.Module):
         self.distribution = tfd.TransformedDistribution(prior.distribution, tfb.Invert(flow))
 
     @property
+    def capabilities(self):
+        found = {FLOW_TERMS}
+        if len(self.event_shape) == 3:
+            found.add(IMAGES)
+        if self.prior.n_components > 1:
+            found.add(COMPONENTS)
+        if isinstance(self.flow, MultiScaleFlow) and len(self.flow.levels) > 1 \
+                and self.prior.kind == "standard":
+            found.add(LEVELS)
+        return frozenset(found)
+
+    @property
     def discrete(self):
         """True for pixel data (dequantised, OpenAI's discrete log-likelihood)."""
         return self.n_bits_x is not None
 
     @property
     def dequantized(self):
-        """Inputs get uniform dequantisation noise (pixel data)."""
         return self.discrete
-
-    @property
-    def image_shape(self):
-        return self.event_shape
 
     @property
     def conditional(self):
         """True if log-likelihoods need class labels y (Glow's ycond)."""
-        top = getattr(self.flow, "top", None)
-        return getattr(top, "y_emb", None) is not None
+        return bool(getattr(self.flow, "class_conditional", False))
 
     @property
     def discretization_nats(self):
@@ -108,6 +123,9 @@ class FlowModel(tf.Module):
         """Uniform noise U[0, 1/n_bins) for pixel data (stateless: the seed fixes it)."""
         return preprocess.uniform_noise(tf.shape(x), self.n_bits_x, seed)
 
+    def _test_noise(self, x, seed, dequantize):
+        return self.dequantization_noise(x, seed) if self.discrete and dequantize else None
+
     def train_log_likelihood(self, x, seed, y=None, components=None, noise=None):
         """What training maximises: the assigned-component log-likelihood when components
         are given (mixture-prior training), else the prior's own density; pixel data is
@@ -120,10 +138,41 @@ class FlowModel(tf.Module):
 
     def score(self, x, seed, dequantize=True, y=None):
         """Test-time log-likelihood (nats). Pixel data gets uniform noise drawn from `seed`
-        (the same seed gives the same noise) or, with dequantize=False, none (x on its
-        bin's lower edge)."""
-        noise = self.dequantization_noise(x, seed) if self.discrete and dequantize else None
-        return self.log_likelihood(x, noise, y)
+        (the same seed gives the same noise) or, with dequantize=False, none."""
+        return self.log_likelihood(x, self._test_noise(x, seed, dequantize), y)
+
+    def statistics(self, x, seed, dequantize=True, y=None):
+        """Per-example statistics (see glow_prior.models.base) from one pass."""
+        x_in = self.flow_input(x, self._test_noise(x, seed, dequantize))
+        labels = self._labels(y)
+        if self.supports(LEVELS):
+            parts, _, level_log_dets = self.flow.encode(x_in, y=labels)
+            z = tf.concat([tf.reshape(p, [tf.shape(p)[0], -1]) for p in parts], axis=-1)
+            log_det = tf.add_n(level_log_dets)
+        else:
+            z, log_det = self.flow.forward_and_log_det(x_in, y=labels)
+        log_prior = self.prior.log_prob(z)
+        stats = {"log_likelihood": log_prior + log_det - self.discretization_nats,
+                 "log_det": log_det, "log_prior": log_prior,
+                 "latent_norm": tf.norm(z, axis=-1)}
+        if self.supports(COMPONENTS):
+            stats["component_log_likelihood"] = (self.prior.log_prob_per_component(z)
+                                                 + log_det[:, None]
+                                                 - self.discretization_nats)
+        if self.supports(LEVELS):
+            stats.update(self._level_terms(parts, level_log_dets))
+        return stats
+
+    def _level_terms(self, parts, level_log_dets):
+        """level_k = log N(eps_k) + level k's log|det| - (its share of D log n_bins, by its
+        latent dimensions): the per-level decomposition, summing to the log-likelihood."""
+        terms = {}
+        for index, (part, log_det) in enumerate(zip(parts, level_log_dets)):
+            flat = tf.reshape(part, [tf.shape(part)[0], -1])
+            share = self.discretization_nats * flat.shape[-1] / self.num_dims
+            log_normal = -0.5 * tf.reduce_sum(flat ** 2 + math.log(2 * math.pi), axis=-1)
+            terms[f"level_{index}"] = log_normal + log_det - share
+        return terms
 
     def class_logits(self, x, noise=None, y=None):
         """OpenAI's ycond classifier on the spatial mean of z_top (needs a classifier)."""
@@ -131,6 +180,9 @@ class FlowModel(tf.Module):
         return self.classifier(tf.reduce_mean(z_top, axis=[1, 2]))
 
     def encode(self, x, noise=None, y=None):
+        """Flat latents; pixel data without `noise` sits at its bins' centres."""
+        if self.discrete and noise is None:
+            noise = preprocess.bin_centres(tf.shape(x), self.n_bits_x)
         return self.encode_with_log_det(x, noise, y)[0]
 
     def decode(self, z, y=None):
@@ -148,6 +200,6 @@ class FlowModel(tf.Module):
 
     def initialize(self, x, noise=None, y=None):
         """OpenAI's data-dependent init on one batch (eager), marked in `initialized`."""
-        with data_dependent_init():
+        with self.context.data_dependent_init():
             self.encode_with_log_det(tf.convert_to_tensor(x), noise, y)
         self.initialized.assign(True)

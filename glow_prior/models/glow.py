@@ -14,61 +14,24 @@ Kamoi et al.'s Glow: multiscale=False, flow_coupling=1, scale_offset=0.1,
 three_axis_1x1=True; for Fashion-MNIST n_levels=2, depth=16 (32 couplings, squeeze after
 the 16th; OpenAI also squeezes before the first step), for CIFAR-10 n_levels=3, depth=8.
 
-Variables carry OpenAI's names: model/{level}/{step}/..., model/pool{level}/conv/...,
-model/prior/p/..., model/prior/y_emb/..., model/classifier/...; the three-axis convolutions
-are model/invconv{1,2,3}/W.
+The settings are glow_prior.config.GlowConfig. Variables carry OpenAI's names:
+model/{level}/{step}/..., model/pool{level}/conv/..., model/prior/p/...,
+model/prior/y_emb/..., model/classifier/...; the three-axis convolutions are
+model/invconv{1,2,3}/W.
 """
-import dataclasses
-
 import numpy as np
 
 from glow_prior.bijectors.actnorm import ActNorm
-from glow_prior.bijectors.base import FlowChain
-from glow_prior.bijectors.coupling import AdditiveCoupling, AffineCoupling
+from glow_prior.bijectors.base import FlowChain, FlowContext
+from glow_prior.bijectors.conditioners import GlowCouplingNet
+from glow_prior.bijectors.couplings import ChannelHalves, Coupling, Shift, SigmoidScale
 from glow_prior.bijectors.layers import LinearZeros
 from glow_prior.bijectors.multiscale import MultiScaleFlow, SplitLevel, TopLatent
 from glow_prior.bijectors.permutations import (Invertible1x1Conv, ReverseChannels,
                                                ShuffleChannels)
 from glow_prior.bijectors.squeeze import Squeeze
+from glow_prior.errors import InputError
 from glow_prior.models.flow_model import FlowModel
-
-
-@dataclasses.dataclass(frozen=True)
-class GlowConfig:
-    """Glow hyperparameters; names and defaults follow openai/glow's train.py."""
-
-    image_shape: tuple = (32, 32, 3)
-    n_levels: int = 3
-    depth: int = 32
-    width: int = 512
-    flow_permutation: int = 2
-    flow_coupling: int = 0
-    lu_decomposed: bool = False
-    learntop: bool = False
-    ycond: bool = False
-    weight_y: float = 0.0
-    n_y: int = 10
-    n_bits_x: int = 8
-    scale_offset: float = 0.0
-    multiscale: bool = True
-    three_axis_1x1: bool = False
-    seed: int = 0
-
-    def validate(self):
-        height, width, _ = self.image_shape
-        factor = 2 ** self.n_levels
-        if height % factor or width % factor:
-            raise ValueError(
-                f"{height}x{width} images cannot be squeezed {self.n_levels} times "
-                f"(n_levels={self.n_levels}): both sides must be divisible by {factor}")
-        if self.flow_permutation not in (0, 1, 2):
-            raise ValueError(f"flow_permutation must be 0, 1 or 2, got {self.flow_permutation}")
-        if self.flow_coupling not in (0, 1):
-            raise ValueError(f"flow_coupling must be 0 or 1, got {self.flow_coupling}")
-        if self.depth < 1 or self.width < 1:
-            raise ValueError("depth and width must be positive")
-        if not 1 <= self.n_bits_x <= 8:
-            raise ValueError(f"n_bits_x must be in 1..8, got {self.n_bits_x}")
 
 
 def _permutation(config, scope, channels, rng):
@@ -79,44 +42,54 @@ def _permutation(config, scope, channels, rng):
     return Invertible1x1Conv(f"{scope}/invconv", channels, rng, lu=config.lu_decomposed)
 
 
-def _coupling(config, scope, channels, rng):
+def _coupling(config, scope, channels, rng, context):
+    """OpenAI's revnet2d_step coupling: f1 reads the first half, changes the second."""
+    half = channels // 2
     if config.flow_coupling == 0:
-        return AdditiveCoupling(scope, channels, config.width, rng)
-    return AffineCoupling(scope, channels, config.width, rng, config.scale_offset)
+        net = GlowCouplingNet(f"{scope}/f1", half, config.width, channels - half, rng, context)
+        return Coupling(ChannelHalves(), net, Shift(), name="additive_coupling")
+    if channels % 2:
+        raise InputError(f"affine coupling needs an even channel count, got {channels}")
+    net = GlowCouplingNet(f"{scope}/f1", half, config.width, channels, rng, context,
+                          interleaved_pairs=True)
+    return Coupling(ChannelHalves(), net, SigmoidScale(config.scale_offset),
+                    name="affine_coupling")
 
 
-def flow_step(config, scope, channels, rng):
+def flow_step(config, scope, channels, rng, context):
     """One Glow step: actnorm -> permutation -> coupling (OpenAI's revnet2d_step)."""
-    return FlowChain([ActNorm(scope, channels), _permutation(config, scope, channels, rng),
-                      _coupling(config, scope, channels, rng)], name="flow_step")
+    return FlowChain([ActNorm(scope, channels, context),
+                      _permutation(config, scope, channels, rng),
+                      _coupling(config, scope, channels, rng, context)], name="flow_step")
 
 
-def build_glow_flow(config):
-    config.validate()
+def build_glow_flow(config, context):
     rng = np.random.RandomState(config.seed)
     height, width, channels = config.image_shape
     levels, splits = [], []
     for level in range(config.n_levels):
         height, width, channels = height // 2, width // 2, channels * 4
-        steps = [flow_step(config, f"model/{level}/{step}", channels, rng)
+        steps = [flow_step(config, f"model/{level}/{step}", channels, rng, context)
                  for step in range(config.depth)]
         levels.append(FlowChain([Squeeze()] + steps, name=f"level{level}"))
         if level < config.n_levels - 1:
             split = config.multiscale
-            splits.append(SplitLevel(f"model/pool{level}", channels) if split else None)
+            splits.append(SplitLevel(f"model/pool{level}", channels, context)
+                          if split else None)
             if split:
                 channels //= 2
-    top = TopLatent((height, width, channels), rng, three_axis_1x1=config.three_axis_1x1,
-                    learntop=config.learntop, ycond=config.ycond, n_y=config.n_y,
-                    lu=config.lu_decomposed)
+    top = TopLatent((height, width, channels), rng, context,
+                    three_axis_1x1=config.three_axis_1x1, learntop=config.learntop,
+                    ycond=config.ycond, n_y=config.n_y, lu=config.lu_decomposed)
     return MultiScaleFlow(config.image_shape, levels, splits, top)
 
 
-def build_glow(config, prior_fn):
+def build_glow(config, prior_fn, context=None):
     """A FlowModel; `prior_fn(latent_size)` builds the prior over the flat latent."""
-    flow = build_glow_flow(config)
+    context = context or FlowContext()
+    flow = build_glow_flow(config, context)
     classifier = None
     if config.ycond and config.weight_y > 0:
         classifier = LinearZeros("model/classifier", flow.latent_shapes[-1][-1], config.n_y)
-    return FlowModel(flow, prior_fn(flow.latent_size), config.image_shape, config.n_bits_x,
-                     classifier)
+    return FlowModel(flow, prior_fn(flow.latent_size), config.image_shape, context,
+                     config.n_bits_x, classifier)

@@ -13,51 +13,24 @@ their mask comparison (App. I.1).
 Inputs pass through RealNVP's logit transform (logit_alpha > 0) first. The prior is any
 glow_prior.priors.Prior over the flat latent (factored-out parts first, then the top).
 """
-import dataclasses
-
 import numpy as np
 
 from glow_prior.bijectors import masks
-from glow_prior.bijectors.base import FlowChain
+from glow_prior.bijectors.base import FlowChain, FlowContext
+from glow_prior.bijectors.conditioners import ResNetST
+from glow_prior.bijectors.couplings import Coupling, MaskPair, TanhScale
 from glow_prior.bijectors.logit import LogitPreprocess
 from glow_prior.bijectors.multiscale import MultiScaleFlow, SplitLevel, TopLatent
 from glow_prior.bijectors.squeeze import Squeeze
-from glow_prior.bijectors.st_networks import ResNetST
 from glow_prior.models.flow_model import FlowModel
-
-MASKS = ("checkerboard", "checkerboard_single", "horizontal", "cycle")
-
-
-@dataclasses.dataclass(frozen=True)
-class RealNVPConfig:
-    image_shape: tuple = (28, 28, 1)
-    mask: str = "checkerboard"
-    n_scales: int = 2
-    n_couplings: int = 8
-    st_blocks: int = 6
-    st_width: int = 64
-    bottleneck: int = 0
-    logit_alpha: float = 0.05
-    n_bits_x: int = 8
-    seed: int = 0
-
-    def validate(self):
-        if self.mask not in MASKS:
-            raise ValueError(f"unknown mask '{self.mask}'; use one of {MASKS}")
-        height, width, _ = self.image_shape
-        factor = 2 ** (self.n_scales - 1)
-        if self.mask == "checkerboard" and (height % factor or width % factor):
-            raise ValueError(f"{height}x{width} images cannot be squeezed {self.n_scales - 1} "
-                             "times")
-        if min(self.n_scales, self.n_couplings, self.st_blocks, self.st_width) < 1:
-            raise ValueError("n_scales, n_couplings, st_blocks and st_width must be positive")
 
 
 class _Couplings:
-    """Builds MaskedAffineCouplings with numbered scopes and a shared RNG."""
+    """Builds masked affine couplings with numbered scopes and a shared RNG."""
 
-    def __init__(self, config):
+    def __init__(self, config, context):
         self.config = config
+        self.context = context
         self.rng = np.random.RandomState(config.seed)
         self.count = 0
 
@@ -65,8 +38,9 @@ class _Couplings:
         scope = f"coupling{self.count}"
         self.count += 1
         st = ResNetST(f"{scope}/st", shape, width, self.config.st_blocks, self.rng,
-                      self.config.bottleneck)
-        return masks.MaskedAffineCoupling(scope, *mask_pair, st)
+                      self.context, self.config.bottleneck)
+        return Coupling(MaskPair(*mask_pair), st, TanhScale(scope, [1, 1, 1, shape[-1]]),
+                        name="masked_coupling")
 
 
 def _multiscale_levels(config, couple):
@@ -82,7 +56,8 @@ def _multiscale_levels(config, couple):
             shape = (shape[0] // 2, shape[1] // 2, shape[2] * 4)
             width *= 2
             steps += [couple(shape, masks.channelwise(shape, p), width) for p in (0, 1, 0)]
-            splits.append(SplitLevel(f"realnvp/split{scale}", shape[2], learned_prior=False))
+            splits.append(SplitLevel(f"realnvp/split{scale}", shape[2], couple.context,
+                                     learned_prior=False))
             shape = (shape[0], shape[1], shape[2] // 2)
         levels.append(FlowChain(steps, name=f"scale{scale}"))
     return levels, splits, shape
@@ -96,9 +71,8 @@ def _single_scale_masks(config):
     return [make(shape, i % 2) for i in range(config.n_couplings)]
 
 
-def build_realnvp_flow(config):
-    config.validate()
-    couple = _Couplings(config)
+def build_realnvp_flow(config, context):
+    couple = _Couplings(config, context)
     if config.mask == "checkerboard":
         levels, splits, top_shape = _multiscale_levels(config, couple)
     else:
@@ -110,10 +84,13 @@ def build_realnvp_flow(config):
         first = levels[0]
         levels[0] = FlowChain([LogitPreprocess(config.logit_alpha), *first.steps],
                               name=first.name)
-    top = TopLatent(top_shape, np.random.RandomState(config.seed))
+    top = TopLatent(top_shape, np.random.RandomState(config.seed), context)
     return MultiScaleFlow(config.image_shape, levels, splits, top, name="realnvp")
 
 
-def build_realnvp(config, prior_fn):
-    flow = build_realnvp_flow(config)
-    return FlowModel(flow, prior_fn(flow.latent_size), config.image_shape, config.n_bits_x)
+def build_realnvp(config, prior_fn, context=None):
+    """A FlowModel for glow_prior.config.RealNVPConfig `config`."""
+    context = context or FlowContext()
+    flow = build_realnvp_flow(config, context)
+    return FlowModel(flow, prior_fn(flow.latent_size), config.image_shape, context,
+                     config.n_bits_x)

@@ -5,34 +5,26 @@ n_couplings VectorAffineCoupling layers with alternating half masks and MLP st-n
 3 x 512 for embeddings; Kamoi et al. 2019, Section 3.1: 4 couplings on the synthetic
 mixtures). The prior is any glow_prior.priors.Prior over the D-dim latent.
 """
-import dataclasses
-
 import numpy as np
 
-from glow_prior.bijectors.base import FlowChain
-from glow_prior.bijectors.vector import VectorAffineCoupling
+from glow_prior.bijectors.base import FlowChain, FlowContext
+from glow_prior.bijectors.conditioners import MLP
+from glow_prior.bijectors.couplings import Coupling, TanhScale, VectorHalves
 from glow_prior.models.flow_model import FlowModel
 
 
-@dataclasses.dataclass(frozen=True)
-class TabularFlowConfig:
-    num_dims: int = 2
-    n_couplings: int = 8
-    hidden_layers: int = 1
-    hidden_units: int = 256
-    seed: int = 0
-
-    def validate(self):
-        if self.num_dims < 2 or self.n_couplings < 1 or self.hidden_layers < 1:
-            raise ValueError("tabular flows need num_dims >= 2, n_couplings >= 1 and "
-                             "hidden_layers >= 1")
+def _coupling(config, index, rng):
+    partition = VectorHalves(config.num_dims, index % 2)
+    scope = f"coupling{index}"
+    net = MLP(f"{scope}/st", partition.n_kept, config.hidden_layers, config.hidden_units,
+              2 * partition.n_changed, rng)
+    return Coupling(partition, net, TanhScale(scope, [partition.n_changed]),
+                    name="vector_coupling", event_ndims=1)
 
 
-def build_tabular(config, prior_fn):
-    config.validate()
+def build_tabular(config, prior_fn, context=None):
+    """A FlowModel for glow_prior.config.TabularFlowConfig `config`."""
     rng = np.random.RandomState(config.seed)
-    couplings = [VectorAffineCoupling(f"coupling{i}", config.num_dims, i % 2,
-                                      config.hidden_layers, config.hidden_units, rng)
-                 for i in range(config.n_couplings)]
-    flow = FlowChain(couplings, name="tabular_flow")
-    return FlowModel(flow, prior_fn(config.num_dims), (config.num_dims,), n_bits_x=None)
+    couplings = [_coupling(config, index, rng) for index in range(config.n_couplings)]
+    return FlowModel(FlowChain(couplings, name="tabular_flow"), prior_fn(config.num_dims),
+                     (config.num_dims,), context or FlowContext(), n_bits_x=None)

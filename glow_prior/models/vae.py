@@ -29,7 +29,6 @@ whole prior is used. Test log-likelihoods are importance-sampled with q as the p
 
 with p the uniform mixture, in chunks so that S = 5000 fits in memory.
 """
-import dataclasses
 import math
 
 import tensorflow as tf
@@ -37,6 +36,8 @@ import tensorflow_probability as tfp
 import tf_keras
 
 from glow_prior.data import preprocess
+from glow_prior.errors import InputError
+from glow_prior.models.base import COMPONENTS, ELBO_TERMS, IMAGES, POSTERIOR, DensityModel
 
 tfd = tfp.distributions
 layers = tf_keras.layers
@@ -47,53 +48,44 @@ layers = tf_keras.layers
 BATCH_NORM_MOMENTUM = 0.9
 
 
-@dataclasses.dataclass(frozen=True)
-class VAEConfig:
-    image_shape: tuple = (28, 28, 1)
-    latent_dim: int = 50
-    importance_samples: int = 5000
-    # Images x samples per decoder call while importance sampling (memory bound: the
-    # logits of one are 784 x 256 floats for 28x28x1).
-    importance_chunk: int = 512
-    seed: int = 0
-
-    def validate(self):
-        if tuple(self.image_shape[:2]) not in ((28, 28), (32, 32)):
-            raise ValueError(f"the VAE architectures are for 28x28 (Table 2) or 32x32 "
-                             f"(Table 3) images, got {self.image_shape}")
-        if self.latent_dim < 1 or self.importance_samples < 1 or self.importance_chunk < 1:
-            raise ValueError("latent_dim, importance_samples and importance_chunk must be "
-                             "positive")
-
-
 class _Layers:
-    """Keras layers with seeded Glorot initialisers (seed, seed + 1, ...)."""
+    """Keras layers with seeded Glorot initialisers (seed, seed + 1, ...) and stable names
+    (PREFIX_conv0, PREFIX_bn0, ...: variables are matched by name, e.g. by --restore_path,
+    and Keras' automatic names depend on how many layers the process built before)."""
 
-    def __init__(self, seed):
+    def __init__(self, seed, prefix):
         self.seed = seed
+        self.prefix = prefix
+        self.count = 0
 
     def _init(self):
         self.seed += 1
         return tf_keras.initializers.GlorotUniform(seed=self.seed)
+
+    def _name(self, kind):
+        self.count += 1
+        return f"{self.prefix}_{kind}{self.count}"
 
     def conv(self, filters, kernel, stride, transpose=False, padding="same"):
         # A stride-1 'same' transposed convolution is a convolution with a flipped kernel
         # (the same family of maps); TF's CPU Conv2D kernel runs it twice as fast.
         use_transpose = transpose and (stride > 1 or padding != "same")
         conv = layers.Conv2DTranspose if use_transpose else layers.Conv2D
-        return conv(filters, kernel, stride, padding=padding, kernel_initializer=self._init())
+        return conv(filters, kernel, stride, padding=padding, kernel_initializer=self._init(),
+                    name=self._name("conv"))
 
     def block(self, filters, kernel, stride, transpose=False, padding="same"):
         """Convolution, batch normalisation, ReLU."""
         return [self.conv(filters, kernel, stride, transpose, padding),
-                layers.BatchNormalization(momentum=BATCH_NORM_MOMENTUM), layers.ReLU()]
+                layers.BatchNormalization(momentum=BATCH_NORM_MOMENTUM,
+                                          name=self._name("bn")), layers.ReLU()]
 
     def dense(self, units):
-        return layers.Dense(units, kernel_initializer=self._init())
+        return layers.Dense(units, kernel_initializer=self._init(), name=self._name("dense"))
 
 
 def build_encoder(image_shape, latent_dim, seed=0):
-    make, blocks = _Layers(seed), []
+    make, blocks = _Layers(seed, "encoder"), []
     for filters, stride in zip((8, 16, 32, 64, 64), (2, 1, 2, 1, 2)):
         blocks += make.block(filters, 5, stride)
     return tf_keras.Sequential([layers.InputLayer(input_shape=image_shape), *blocks,
@@ -103,7 +95,7 @@ def build_encoder(image_shape, latent_dim, seed=0):
 
 def build_decoder(image_shape, latent_dim, seed=0):
     height, _, channels = image_shape
-    logits, make = 256 * channels, _Layers(seed + 1000)
+    logits, make = 256 * channels, _Layers(seed + 1000, "decoder")
     if height == 28:
         body = [make.dense(7 * 7 * 64), layers.ReLU(), layers.Reshape((7, 7, 64)),
                 *make.block(64, 5, 2, True), *make.block(32, 5, 2, True),
@@ -116,31 +108,35 @@ def build_decoder(image_shape, latent_dim, seed=0):
                                name="decoder")
 
 
-def importance_log_likelihood(log_joint, proposal, n_samples, chunk, seed):
+def importance_log_likelihood(log_joint, proposal, n_samples, chunk, seed, extra_shape=()):
     """log (1/S) sum_s p(x, z_s) / q(z_s), z_s ~ q, accumulated over chunks of samples.
 
-    log_joint: z [M, B, L] -> log p(x, z) [M, B]; proposal: a batch-[B] distribution over
-    z in R^L; chunk: samples per chunk (may be a tensor). Returns [B]. Chunk i draws its
-    samples with the stateless seed fold_in(seed, i).
+    log_joint: z [M, B, L] -> log p(x, z) [M, B, *extra_shape] (e.g. one column per prior
+    component); proposal: a batch-[B] distribution over z in R^L; chunk: samples per chunk
+    (may be a tensor). Returns [B, *extra_shape]. Chunk i draws its samples with the
+    stateless seed fold_in(seed, i).
     """
     n_chunks = (n_samples + chunk - 1) // chunk
-    total = tf.fill(proposal.batch_shape_tensor(), tf.constant(-math.inf, tf.float32))
+    shape = tf.concat([proposal.batch_shape_tensor(), tf.constant(extra_shape, tf.int32)], 0)
+    total = tf.fill(shape, tf.constant(-math.inf, tf.float32))
     for index in tf.range(n_chunks):
         size = tf.minimum(chunk, n_samples - index * chunk)
         z = proposal.sample(size, seed=tf.random.experimental.stateless_fold_in(seed, index))
-        weights = log_joint(z) - proposal.log_prob(z)
+        log_q = tf.reshape(proposal.log_prob(z),
+                           tf.concat([tf.shape(z)[:2], tf.ones([len(extra_shape)], tf.int32)],
+                                     0))
+        weights = log_joint(z) - log_q
         total = tf.experimental.numpy.logaddexp(total, tf.reduce_logsumexp(weights, axis=0))
     return total - math.log(n_samples)
 
 
-class VAE(tf.Module):
-    """Same interface as FlowModel: train_log_likelihood, score, encode, decode, sample."""
+class VAE(DensityModel):
+    """The VAE with the interface of glow_prior.models.base."""
 
     def __init__(self, config, prior, name="vae"):
         super().__init__(name=name)
-        config.validate()
         if prior.latent_size != config.latent_dim:
-            raise ValueError(f"prior over {prior.latent_size} dims, latent has "
+            raise InputError(f"prior over {prior.latent_size} dims, latent has "
                              f"{config.latent_dim}")
         self.config = config
         self.prior = prior
@@ -154,10 +150,14 @@ class VAE(tf.Module):
 
     conditional = False
     dequantized = False
+    discrete = True
 
     @property
-    def image_shape(self):
-        return self.event_shape
+    def capabilities(self):
+        found = {ELBO_TERMS, POSTERIOR, IMAGES}
+        if self.prior.n_components > 1:
+            found.add(COMPONENTS)
+        return frozenset(found)
 
     def posterior(self, x_uint8, training=False):
         x = preprocess.to_flow_input(x_uint8, 8)
@@ -175,7 +175,9 @@ class VAE(tf.Module):
         pixels = tfd.Categorical(logits=self._logits(z, training))
         return tf.reduce_sum(pixels.log_prob(tf.cast(x_uint8, tf.int32)), axis=[1, 2, 3])
 
-    def _kl(self, posterior, z, components):
+    def kl(self, posterior, z, components=None):
+        """KL(q(z|x) || p) per example: analytic for one Gaussian component, else the
+        one-sample estimate log q(z) - log p(z) at z (mixtures, generalized Gaussians)."""
         if components is None:
             if self.prior.n_components > 1:
                 return posterior.log_prob(z) - self.prior.log_prob(z)
@@ -192,13 +194,11 @@ class VAE(tf.Module):
         del y, noise
         posterior = self.posterior(x, training=True)
         z = posterior.sample(seed=seed)
-        return self.decoder_log_likelihood(x, z, training=True) - self._kl(posterior, z,
-                                                                            components)
+        return self.decoder_log_likelihood(x, z, training=True) - self.kl(posterior, z,
+                                                                           components)
 
-    def score(self, x, seed, dequantize=True, y=None):
-        """Importance-sampled log p(x) (nats) under the uniform mixture prior."""
-        del dequantize, y
-        posterior = self.posterior(x)
+    def _importance_per_component(self, x, seed, posterior):
+        """[B, K] importance-sampled log p(x) with each prior component as the prior."""
         batch = tf.shape(x)[0]
 
         def log_joint(z):
@@ -207,11 +207,43 @@ class VAE(tf.Module):
             tiled = tf.tile(x[None], [samples, 1, 1, 1, 1])
             log_px = self.decoder_log_likelihood(tf.reshape(tiled, [-1, *self.event_shape]),
                                                  flat)
-            return tf.reshape(log_px + self.prior.log_prob(flat), [samples, batch])
+            joint = log_px[:, None] + self.prior.log_prob_per_component(flat)
+            return tf.reshape(joint, [samples, batch, self.prior.n_components])
 
         chunk = tf.maximum(1, self.config.importance_chunk // batch)
         return importance_log_likelihood(log_joint, posterior, self.importance_samples, chunk,
-                                         seed)
+                                         seed, extra_shape=(self.prior.n_components,))
+
+    def _mixture(self, per_component):
+        """log of the uniform mixture from per-component log-likelihoods [B, K]."""
+        return tf.reduce_logsumexp(per_component, axis=-1) - math.log(self.prior.n_components)
+
+    def score(self, x, seed, dequantize=True, y=None):
+        """Importance-sampled log p(x) (nats) under the uniform mixture prior."""
+        del dequantize, y
+        return self._mixture(self._importance_per_component(x, seed, self.posterior(x)))
+
+    def log_likelihood_per_component(self, x, noise=None, y=None, seed=(0, 0)):
+        """[B, K] importance-sampled log-likelihoods, each component as the whole prior."""
+        del noise, y
+        return self._importance_per_component(x, tf.constant(seed, tf.int64),
+                                              self.posterior(x))
+
+    def statistics(self, x, seed, dequantize=True, y=None):
+        """log_likelihood (importance-sampled), elbo = reconstruction - kl (one posterior
+        sample), and per-component log-likelihoods for mixture priors."""
+        del dequantize, y
+        posterior = self.posterior(x)
+        importance_seed, elbo_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+        per_component = self._importance_per_component(x, importance_seed, posterior)
+        z = posterior.sample(seed=elbo_seed)
+        reconstruction = self.decoder_log_likelihood(x, z)
+        kl = self.kl(posterior, z)
+        stats = {"log_likelihood": self._mixture(per_component), "elbo": reconstruction - kl,
+                 "reconstruction": reconstruction, "kl": kl}
+        if self.supports(COMPONENTS):
+            stats["component_log_likelihood"] = per_component
+        return stats
 
     def encode(self, x, noise=None, y=None):
         """Posterior means (what Kamoi et al. plot for VAEs)."""

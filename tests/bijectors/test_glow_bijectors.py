@@ -5,17 +5,22 @@ around 1e-6 for inputs of order 1 (we allow 1e-4). The brute-force log|det J| is
 in float64 from a float32 Jacobian of a D=32 map; entries carry ~1e-7 relative error, which
 moves slogdet by ~D * 1e-6, so 1e-3 absolute on values of order 1-10 is a safe bound.
 """
+import functools
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from glow_prior.bijectors.actnorm import ActNorm
-from glow_prior.bijectors.coupling import AdditiveCoupling, AffineCoupling
+from glow_prior.bijectors.base import FlowContext
+from glow_prior.bijectors.conditioners import GlowCouplingNet
+from glow_prior.bijectors.couplings import ChannelHalves, Coupling, Shift, SigmoidScale
 from glow_prior.bijectors.permutations import (AxisInvertible1x1Conv, Invertible1x1Conv,
                                                ReverseChannels, ShuffleChannels)
 from glow_prior.bijectors.squeeze import Squeeze, squeeze2d, unsqueeze2d
-from glow_prior.models.glow import GlowConfig, build_glow
-from glow_prior.priors import PriorConfig
+from glow_prior.config import GlowConfig
+from glow_prior.models.glow import build_glow
+from glow_prior.config import PriorConfig
+from glow_prior.priors import build_prior
 
 RNG = np.random.RandomState(0)
 
@@ -41,17 +46,25 @@ def _image(shape=(3, 4, 4, 4), seed=1):
     return tf.constant(np.random.default_rng(seed).normal(size=shape).astype(np.float32))
 
 
+CONTEXT = FlowContext()
+
+
+def _glow_coupling(n_out, transform, interleaved_pairs=False):
+    net = GlowCouplingNet("c/f1", 2, 8, n_out, RNG, CONTEXT, interleaved_pairs)
+    return Coupling(ChannelHalves(), net, transform)
+
+
 LAYERS = {
-    "actnorm": lambda: ActNorm("a", 4),
+    "actnorm": lambda: ActNorm("a", 4, CONTEXT),
     "reverse": ReverseChannels,
     "shuffle": lambda: ShuffleChannels("s", 4, RNG),
     "invconv": lambda: Invertible1x1Conv("i", 4, RNG),
     "invconv_lu": lambda: Invertible1x1Conv("l", 4, RNG, lu=True),
     "invconv_height": lambda: AxisInvertible1x1Conv("h", 4, 1, RNG),
     "invconv_width": lambda: AxisInvertible1x1Conv("w", 4, 2, RNG),
-    "additive": lambda: AdditiveCoupling("c", 4, 8, RNG),
-    "affine": lambda: AffineCoupling("c", 4, 8, RNG),
-    "affine_offset": lambda: AffineCoupling("c", 4, 8, RNG, scale_offset=0.1),
+    "additive": lambda: _glow_coupling(2, Shift()),
+    "affine": lambda: _glow_coupling(4, SigmoidScale(), interleaved_pairs=True),
+    "affine_offset": lambda: _glow_coupling(4, SigmoidScale(0.1), interleaved_pairs=True),
     "squeeze": Squeeze,
 }
 
@@ -105,7 +118,7 @@ GLOW_VARIANTS = {
 def _tiny_glow(**overrides):
     config = GlowConfig(image_shape=(4, 4, 2), n_levels=2, depth=2, width=8, seed=1,
                         **overrides)
-    model = build_glow(config, PriorConfig().build)
+    model = build_glow(config, functools.partial(build_prior, PriorConfig()))
     randomize(model.flow)
     return model
 

@@ -1,13 +1,18 @@
 """RealNVP masks and couplings: untouched halves, exact inverses, cycle order, log-dets."""
+import functools
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from glow_prior.bijectors import masks
+from glow_prior.bijectors.base import FlowContext
+from glow_prior.bijectors.conditioners import ResNetST
+from glow_prior.bijectors.couplings import Coupling, MaskPair, TanhScale
 from glow_prior.bijectors.logit import LogitPreprocess
-from glow_prior.bijectors.st_networks import ResNetST
-from glow_prior.models.realnvp import RealNVPConfig, build_realnvp
-from glow_prior.priors import PriorConfig
+from glow_prior.config import PriorConfig, RealNVPConfig
+from glow_prior.models.realnvp import build_realnvp
+from glow_prior.priors import build_prior
 from tests.bijectors.test_glow_bijectors import brute_force_log_det, randomize
 
 SHAPE = (4, 4, 2)
@@ -26,8 +31,9 @@ MASK_PAIRS = {
 def test_coupling_keeps_unmasked_positions_and_inverts_exactly(name):
     mask_in, mask_out = MASK_PAIRS[name]
     assert not np.any(mask_in * mask_out) and mask_out.any() and mask_in.any()
-    coupling = masks.MaskedAffineCoupling(
-        "c", mask_in, mask_out, ResNetST("st", SHAPE, 8, 2, np.random.RandomState(0)))
+    coupling = Coupling(MaskPair(mask_in, mask_out),
+                        ResNetST("c/st", SHAPE, 8, 2, np.random.RandomState(0), FlowContext()),
+                        TanhScale("c", [1, 1, 1, SHAPE[-1]]))
     randomize(coupling, scale=0.2)
     x = tf.constant(np.random.default_rng(1).normal(size=(3, *SHAPE)), tf.float32)
     y, log_det = coupling.forward_and_log_det(x)
@@ -76,7 +82,7 @@ def test_logit_preprocess_log_det_and_inverse():
 def test_realnvp_change_of_variables(mask, extra):
     config = RealNVPConfig(image_shape=(4, 4, 2), mask=mask, n_scales=2, n_couplings=4,
                            st_blocks=2, st_width=4, **extra)
-    model = build_realnvp(config, PriorConfig().build)
+    model = build_realnvp(config, functools.partial(build_prior, PriorConfig()))
     randomize(model.flow, scale=0.1)
     x = tf.constant(np.random.default_rng(3).uniform(-0.5, 0.49, (2, 4, 4, 2)), tf.float32)
     z, log_det = model.flow.forward_and_log_det(x)

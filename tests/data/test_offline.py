@@ -8,6 +8,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 from glow_prior.data import offline, sources
+from glow_prior.errors import DataUnavailableError
 
 
 def _write_idx(path, array):
@@ -77,13 +78,13 @@ def test_unprepared_dataset_fails_fast_offline(tmp_path, monkeypatch):
 
     monkeypatch.setattr(socket, "create_connection", unreachable)
     started = time.time()
-    with pytest.raises(sources.DatasetUnavailableError) as error:
+    with pytest.raises(DataUnavailableError) as error:
         sources.load_images("mnist", "test", str(tmp_path))
     assert time.time() - started < 10
     message = str(error.value)
     assert "'mnist'" in message and f"bin/prepare_data --datasets=mnist --data_dir={tmp_path}" in message
     assert attempts and all(timeout <= 5 for _, timeout in attempts)
-    with pytest.raises(sources.DatasetUnavailableError, match="machine with internet"):
+    with pytest.raises(DataUnavailableError, match="machine with internet"):
         sources.load_images("cifar10", "test", str(tmp_path))
 
 

@@ -18,8 +18,10 @@ def test_filter_labels_keeps_only_requested_labels():
     assert kept.y.tolist() == [1, 7, 1, 7]
     np.testing.assert_array_equal(kept.x, images.x[[1, 2, 3, 5]])
     assert filter_labels(images, ()) is images
-    with pytest.raises(ValueError, match="no image with a label in"):
+    with pytest.raises(ValueError, match=r"has no image with label\(s\) \[9\]"):
         filter_labels(images, (9,))
+    with pytest.raises(ValueError, match=r"label\(s\) \[42\]"):  # one absent label is enough
+        filter_labels(images, (1, 42))
 
 
 def test_random_subset_is_seeded():

@@ -2,7 +2,8 @@
 import numpy as np
 import tensorflow_datasets as tfds
 
-from glow_prior.data import DataConfig, load_train_test, sources
+from glow_prior.config import DataConfig
+from glow_prior.data import load_train_test, sources
 
 
 def test_cifar10_svhn_and_celeb_a_through_tfds_mock_data():

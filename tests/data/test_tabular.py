@@ -2,11 +2,13 @@
 import numpy as np
 import pytest
 
+from glow_prior.config import TabularDataConfig
 from glow_prior.data import tabular
+from glow_prior.errors import DataUnavailableError
 
 
 def test_breast_cancer_class_splits_are_standardised_with_in_class_statistics():
-    splits = tabular.load_tabular(tabular.TabularDataConfig(dataset="breast_cancer",
+    splits = tabular.load_tabular(TabularDataConfig(dataset="breast_cancer",
                                                             in_class=1))
     assert splits.train.x.shape[1] == 30 and set(splits.ood) == {"class_0"}
     # 357 benign (class 1) and 212 malignant examples, 10% of each held out.
@@ -14,7 +16,7 @@ def test_breast_cancer_class_splits_are_standardised_with_in_class_statistics():
     assert len(splits.ood["class_0"]) == 22
     np.testing.assert_allclose(splits.train.x.mean(axis=0), 0.0, atol=1e-5)
     np.testing.assert_allclose(splits.train.x.std(axis=0), 1.0, atol=1e-4)
-    again = tabular.load_tabular(tabular.TabularDataConfig(dataset="breast_cancer",
+    again = tabular.load_tabular(TabularDataConfig(dataset="breast_cancer",
                                                            in_class=1))
     np.testing.assert_array_equal(splits.test.x, again.test.x)
 
@@ -52,8 +54,8 @@ def test_hepmass_reader_drops_the_last_test_column_and_repetitive_features(tmp_p
 
 
 def test_missing_uci_file_names_the_flag(tmp_path):
-    config = tabular.TabularDataConfig(dataset="miniboone", path=str(tmp_path / "none.txt"))
-    with pytest.raises(FileNotFoundError, match="--tabular_path"):
+    config = TabularDataConfig(dataset="miniboone", path=str(tmp_path / "none.txt"))
+    with pytest.raises(DataUnavailableError, match="--tabular_path"):
         tabular.load_tabular(config)
 
 
@@ -62,7 +64,7 @@ def test_embeddings_mode(tmp_path):
     for name, shift in (("train", 0.0), ("test", 0.0), ("svhn_test", 3.0)):
         np.savez(tmp_path / f"{name}.npz", embeddings=rng.normal(shift, 2.0, (50, 6)),
                  labels=rng.integers(0, 10, 50))
-    splits = tabular.load_tabular(tabular.TabularDataConfig(
+    splits = tabular.load_tabular(TabularDataConfig(
         dataset="embeddings", path=str(tmp_path / "train.npz"),
         test_path=str(tmp_path / "test.npz"), ood_paths=(str(tmp_path / "svhn_test.npz"),)))
     assert set(splits.ood) == {"svhn_test"} and splits.train.x.shape == (50, 6)
@@ -71,6 +73,6 @@ def test_embeddings_mode(tmp_path):
 
 
 def test_synthetic_splits():
-    splits = tabular.load_tabular(tabular.TabularDataConfig(dataset="synthetic_10d",
+    splits = tabular.load_tabular(TabularDataConfig(dataset="synthetic_10d",
                                                             n_train=100, n_test=30))
     assert splits.train.x.shape == (100, 10) and splits.ood["synthetic_ood"].x.shape == (30, 10)

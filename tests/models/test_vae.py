@@ -8,8 +8,10 @@ import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from glow_prior.models.vae import VAE, VAEConfig, importance_log_likelihood
-from glow_prior.priors import PriorConfig
+from glow_prior.config import VAEConfig
+from glow_prior.models.vae import VAE, importance_log_likelihood
+from glow_prior.config import PriorConfig
+from glow_prior.priors import build_prior
 
 tfd = tfp.distributions
 RNG = np.random.default_rng(0)
@@ -68,7 +70,7 @@ def test_estimate_rises_toward_the_exact_marginal_with_more_samples():
 @pytest.mark.parametrize("shape,latent", [((28, 28, 1), 50), ((32, 32, 3), 100)])
 def test_architecture_output_shapes(shape, latent):
     model = VAE(VAEConfig(image_shape=shape, latent_dim=latent, importance_samples=4),
-                PriorConfig().build(latent))
+                build_prior(PriorConfig(), latent))
     x = RNG.integers(0, 256, (2, *shape), dtype=np.uint8)
     assert model.posterior(x).mean().shape == (2, latent)
     assert model._logits(tf.zeros([2, latent])).shape == (2, *shape, 256)
@@ -77,7 +79,7 @@ def test_architecture_output_shapes(shape, latent):
 
 
 def test_training_term_uses_the_assigned_component():
-    prior = PriorConfig(kind="gaussian_mixture", distance=150.0).build(50)
+    prior = build_prior(PriorConfig(kind="gaussian_mixture", distance=150.0), 50)
     model = VAE(VAEConfig(latent_dim=50), prior)
     x = RNG.integers(0, 256, (2, 28, 28, 1), dtype=np.uint8)
     seed = tf.constant([3, 4])
@@ -93,7 +95,7 @@ def test_training_term_uses_the_assigned_component():
 
 
 def test_importance_estimate_is_above_the_elbo():
-    model = VAE(VAEConfig(latent_dim=50, importance_samples=200), PriorConfig().build(50))
+    model = VAE(VAEConfig(latent_dim=50, importance_samples=200), build_prior(PriorConfig(), 50))
     x = RNG.integers(0, 256, (2, 28, 28, 1), dtype=np.uint8)
     elbos = np.mean([model.train_log_likelihood(x, tf.constant([9, s])).numpy()
                      for s in range(20)], axis=0)

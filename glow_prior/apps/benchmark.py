@@ -1,0 +1,56 @@
+"""Training and evaluation throughput and memory of glow_prior against TFP's tfb.Glow.
+
+    benchmark --output=benchmarks/cpu_2cores.json [--image_size=32 --n_levels=3 --depth=8 \
+        --width=128 --batch=32]
+
+Times the real training step (Trainer.train_step, what train_glow runs) and the real
+scoring path (evaluation.score, what evaluate_ood runs), tfb.Glow at equal architecture,
+the RealNVP of configs/cpu/baseline_auroc/realnvp_fmnist.cfg, and a dense matmul; each in
+its own process, XLA off and/or on. Writes JSON (images/s, peak memory with a breakdown,
+fraction of matmul peak, the machine) and prints a table. See glow_prior/benchmark.py.
+"""
+import sys
+
+from glow_prior import cli
+from glow_prior.config.benchmark import BenchmarkOptions
+from glow_prior.experiments import CONFIGS_DIR
+
+
+def _fmt(value, pattern="{:.1f}"):
+    return "n/a" if value is None else pattern.format(value)
+
+
+def run(args):
+    from glow_prior import benchmark, files  # TensorFlow loads here
+    options = args.benchmark
+    config = {k: getattr(options, k) for k in ("image_size", "channels", "n_levels", "depth",
+                                                "width", "batch", "steps", "warmup")}
+    config["configs_dir"] = CONFIGS_DIR
+    modes = {"both": (False, True), "off": (False,), "on": (True,)}[options.xla]
+    report = benchmark.run(config, modes, options.measurements)
+    files.write_json(options.output, report)
+    print("| XLA | mode | ours img/s | tfb.Glow img/s | speed-up | ours peak MB | "
+          "tfb.Glow peak MB |")
+    print("|---|---|---|---|---|---|---|")
+    for xla in modes:
+        suffix = "_xla" if xla else ""
+        for mode in ("train", "eval"):
+            ours = report["measurements"].get(f"ours_{mode}{suffix}", {})
+            theirs = report["measurements"].get(f"tfp_glow_{mode}{suffix}", {})
+            print(f"| {'on' if xla else 'off'} | {mode} | {_fmt(ours.get('images_per_s'))} | "
+                  f"{_fmt(theirs.get('images_per_s'))} | "
+                  f"{_fmt(report.get(f'{mode}_speedup_vs_tfp_glow{suffix}'), '{:.2f}x')} | "
+                  f"{_fmt(ours.get('peak_rss_mb'), '{:.0f}')} | "
+                  f"{_fmt(theirs.get('peak_rss_mb'), '{:.0f}')} |")
+    print(f"RealNVP (28x28x1) training: {_fmt(report.get('realnvp_train_images_per_s'))} "
+          "img/s")
+    print(f"matmul reference: {report['matmul_flops_per_s'] / 1e9:.1f} GFLOP/s; training step "
+          f"at {_fmt(report['train_flops_fraction_of_matmul_peak'], '{:.1%}')} of it")
+    print(f"-> {options.output}")
+
+
+APP = cli.App("benchmark", __doc__, {"benchmark": BenchmarkOptions}, run)
+main = APP.main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""Imports an openai/glow TF1 checkpoint into a glow_prior run directory.
+
+    import_openai_checkpoint --checkpoint=PATH/model_best_loss.ckpt --logdir=DIR \
+        --image_size=32 [--n_levels=3 --depth=32 --width=512 --flow_permutation=2 \
+        --flow_coupling=0 --learntop --n_bits_x=8]
+
+Depth, levels, width, permutation, coupling, learntop and ycond are read from the
+checkpoint; any of them given as a flag is cross-checked against it. The image size and
+n_bits_x are not stored in the weights and come from the flags. Every other binary (score,
+evaluate_ood, export_savedmodel, visualize) then works on DIR.
+"""
+import dataclasses
+import sys
+
+from glow_prior import cli
+from glow_prior.config import Config, GlowConfig, option
+
+CHECKED = ("n_levels", "depth", "width", "flow_permutation", "flow_coupling", "learntop",
+           "ycond", "lu_decomposed")
+
+
+@dataclasses.dataclass(frozen=True)
+class ImportOptions(Config):
+    checkpoint: str = option(None, "Checkpoint prefix (.../model_best_loss.ckpt).",
+                             required=True)
+    logdir: str = option(None, "Run directory to create.", required=True)
+    image_size: int = option(None, "Side of the square images the model was trained on.",
+                             required=True, lower=1)
+    dataset: str = option(None, "tfds name of the training data (for evaluate_ood).")
+    use_polyak: bool = option(False, "Import the Polyak averages instead of the weights.")
+
+
+def run(args):
+    from glow_prior import openai_ckpt  # TensorFlow loads here
+    options = args.imports
+    stated = {name: getattr(args.architecture, name) for name in CHECKED
+              if name in args.given}
+    path = openai_ckpt.import_checkpoint(options.checkpoint, options.logdir,
+                                         options.image_size, options.dataset,
+                                         options.use_polyak, args.architecture, stated)
+    print(f"Imported {options.checkpoint} into {path}")
+
+
+APP = cli.App("import_openai_checkpoint", __doc__,
+              {"imports": ImportOptions, "architecture": GlowConfig}, run)
+main = APP.main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,10 @@
+"""Options that several configs share: one declaration each, so one default."""
+from glow_prior.config.fields import option
+
+
+def seed_option(flag=None):
+    return option(0, "Random seed (data order, noise, initialisation, subsets).", flag=flag)
+
+
+def n_bits_option():
+    return option(8, "Bits per pixel.", lower=1, upper=8)

@@ -1,0 +1,98 @@
+"""Optimisation, objective and run-control settings of the training binaries."""
+import dataclasses
+
+from glow_prior.config.common import seed_option
+from glow_prior.config.data import check_image_set_name
+from glow_prior.config.fields import Config, check, option
+from glow_prior.errors import InputError
+
+OPTIMIZERS = ("adamax", "adam", "adamw", "rmsprop")
+STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
+MIXED_PRECISION = ("none", "bfloat16", "float16")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig(Config):
+    """Optimisation and bookkeeping settings (OpenAI train.py names where they exist)."""
+
+    n_batch_train: int = option(64, "Training batch size (global).", lower=1)
+    n_batch_test: int = option(50, "Evaluation batch size.", lower=1)
+    n_batch_init: int = option(256, "Images for the data-dependent init.", lower=1)
+    optimizer: str = option("adamax", "Optimizer.", choices=OPTIMIZERS)
+    lr: float = option(0.001, "Base learning rate.", lower=0.0)
+    beta1: float = option(0.9, "Adam(ax) first-moment decay.", lower=0.0, upper=1.0)
+    beta2: float = option(-1.0, "Adam(ax) second-moment decay (< 0: OpenAI's "
+                          "1 - 1/(its_per_epoch * polyak_epochs)).", upper=1.0)
+    polyak_epochs: float = option(1.0, "beta2 = 1 - 1/(its_per_epoch*polyak_epochs), also "
+                                  "the Polyak averaging decay.", lower=0.0)
+    weight_decay: float = option(1.0, "Multiplicative weight decay (1.0: off).", lower=0.0,
+                                 upper=1.0)
+    adamw_weight_decay: float = option(0.0, "Decoupled weight decay of AdamW.", lower=0.0)
+    l2_regularization: float = option(0.0, "lambda of an L2 penalty lambda * sum w^2 added to "
+                                      "the loss (Ren et al.'s background models).", lower=0.0)
+    epochs: int = option(1000000, "Epochs (passes over the training set).", lower=1)
+    epochs_warmup: float = option(10.0, "Epochs of linear learning-rate warm-up.", lower=0.0)
+    epochs_full_valid: int = option(50, "Evaluate the test set every this many epochs.",
+                                    lower=1)
+    epochs_full_sample: int = option(50, "Write samples every this many epochs.", lower=1)
+    dal: float = option(-1.0, "Random width/height shift fraction for augmentation (-1: 0.1 "
+                        "for cifar10 as in OpenAI, else 0).", lower=-1.0, upper=1.0)
+    perturbation_rate: float = option(0.0, "Replace each pixel by a uniform random value with "
+                                      "this probability (Ren et al.'s background model, "
+                                      "0.1-0.3; 0: off).", lower=0.0, upper=1.0)
+    seed: int = seed_option()
+    checkpoint_secs: float = option(600.0, "Also checkpoint mid-epoch this often.", lower=0.0)
+    restore_path: str = option("", "Start from the weights of this run directory (matched "
+                               "by variable name; skips the data-dependent init).")
+    n_sample: int = option(16, "Samples written every epochs_full_sample epochs.", lower=0)
+    xla: bool = option(False, "Compile the training step with XLA.")
+    strategy: str = option("default", "tf.distribute strategy.", choices=STRATEGIES)
+    devices: tuple = option((), "Devices of a mirrored strategy (default: all local GPUs).")
+    mixed_precision: str = option("none", "Compute the convolutions in this dtype (log-dets "
+                                  "and priors stay float32); for GPUs/TPUs.",
+                                  choices=MIXED_PRECISION)
+
+    @check("dal", "perturbation_rate")
+    def _one_augmentation(self):
+        if self.dal > 0 and self.perturbation_rate > 0:
+            raise InputError("--dal and --perturbation_rate cannot be combined")
+
+    def augment_shift(self, dataset):
+        """OpenAI's --dal: 0.1 for CIFAR-10 unless set."""
+        if self.dal >= 0:
+            return self.dal
+        return 0.1 if dataset == "cifar10" else 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class NegativeTrainingConfig(Config):
+    """Kirichenko et al. (2020) eq. 7: also minimise the likelihood of another dataset."""
+
+    dataset: str = option("", "Negative training (Kirichenko et al. eq. 7): also minimise "
+                          "the likelihood of this dataset's training images (empty: off).",
+                          flag="negative_dataset")
+    threshold: float = option(-30000.0, "c: only OOD images with log-likelihood above c "
+                              "(nats) are pushed down (-30000 for MNIST/Fashion-MNIST, "
+                              "-100000 for CIFAR/SVHN/CelebA).", flag="negative_threshold")
+
+    @check("dataset")
+    def _known(self):
+        if self.dataset:
+            check_image_set_name(self.dataset, "--negative_dataset")
+
+    @property
+    def active(self):
+        return bool(self.dataset)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig(Config):
+    """Where a training process writes, and how it treats an existing run directory."""
+
+    logdir: str = option("./logs", "Run directory (checkpoints, logs, reports).")
+    resume_from: str = option("", "Resume from this checkpoint of the run directory (e.g. "
+                              "ckpt-200) instead of the newest.")
+    allow_changes: tuple = option((), "Settings allowed to differ from the run directory's "
+                                  "record on resume (e.g. lr), recorded in its history.")
+    progress_secs: float = option(30.0, "Without a terminal, print a progress line this "
+                                  "often (seconds).", lower=0.0)

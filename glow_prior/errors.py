@@ -1,0 +1,36 @@
+"""The project's exceptions: problems a user can cause and fix.
+
+Every binary turns these into one line on stderr ("error: ...") and exit status 2
+(glow_prior.cli); any other exception is a bug and keeps its traceback.
+
+    GlowPriorError
+    ├── InputError            bad flag values, images, arrays, files (also a ValueError)
+    ├── DataUnavailableError  a dataset is neither prepared nor downloadable; raw files missing
+    ├── RunDirError           a run directory is missing, locked, or holds another experiment
+    ├── CheckpointError       a checkpoint is corrupt or does not fit the model
+    └── NonFiniteLossError    training produced NaN/Inf (the last finite state is kept)
+"""
+
+
+class GlowPriorError(Exception):
+    """A problem with what the user asked for; the message names it and the fix."""
+
+
+class InputError(GlowPriorError, ValueError):
+    """A flag value, array, image or file that cannot be used as given."""
+
+
+class DataUnavailableError(GlowPriorError):
+    """A dataset (or its raw files) cannot be found or prepared here."""
+
+
+class RunDirError(GlowPriorError):
+    """A run directory is missing, incomplete, in use, or belongs to another experiment."""
+
+
+class CheckpointError(GlowPriorError):
+    """A checkpoint cannot be read, is corrupt, or does not match the model."""
+
+
+class NonFiniteLossError(GlowPriorError, FloatingPointError):
+    """The loss or a gradient became NaN/Inf; the message names the state that was kept."""

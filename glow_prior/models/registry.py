@@ -1,0 +1,43 @@
+"""Models from their record: build the model a RunSpec describes, load a run's weights."""
+import functools
+
+from glow_prior.bijectors.base import FlowContext
+from glow_prior.errors import RunDirError
+from glow_prior.models.glow import build_glow
+from glow_prior.models.realnvp import build_realnvp
+from glow_prior.models.tabular import build_tabular
+from glow_prior.models.vae import VAE
+from glow_prior.optim import PolyakAverage
+from glow_prior.priors import build_prior
+from glow_prior.rundir import RunDir
+
+
+def _build_vae(config, prior_fn, context=None):
+    del context  # Keras layers: no flow context
+    return VAE(config, prior_fn(config.latent_dim))
+
+
+BUILDERS = {"glow": build_glow, "realnvp": build_realnvp, "tabular": build_tabular,
+            "vae": _build_vae}
+
+
+def build_model(spec, mixed_precision="none"):
+    """The (untrained) model a glow_prior.config.RunSpec describes."""
+    return BUILDERS[spec.model](spec.architecture, functools.partial(build_prior, spec.prior),
+                                FlowContext(mixed_precision))
+
+
+def load_model(logdir, use_polyak=False):
+    """(model, spec) with the newest checkpoint of `logdir` restored (verified, strict)."""
+    run = RunDir(logdir)
+    spec = run.read_spec()
+    model = build_model(spec)
+    objects = {"model": model}
+    polyak = PolyakAverage(model.trainable_variables) if use_polyak else None
+    if polyak is not None:
+        objects["polyak"] = polyak
+    if run.restore(run.checkpoint_manager(**objects), partial=True) is None:
+        raise RunDirError(f"{logdir} has no checkpoint in checkpoints/")
+    if polyak is not None:
+        polyak.copy_to_model()
+    return model, spec
