@@ -1,21 +1,23 @@
-"""Scoring models and out-of-distribution metrics.
+"""Scoring models and evaluating them as out-of-distribution detectors.
 
-Scores are per-image log-likelihoods in nats (OpenAI's convention for flows: including
--D log n_bins) and bits/dim = -log-likelihood / (D ln 2). For OOD detection the
-in-distribution set is the positive class and a higher log-likelihood means "more
-in-distribution"; AUROC, AUPR and FPR at 95% TPR come from scikit-learn.
+Log-likelihoods are per example in nats (OpenAI's convention for flows: including
+-D log n_bins) and bits/dim = -log-likelihood / (D ln 2). `evaluate_run` computes the
+model's per-example statistics once per set (in-distribution train and test, every OOD set)
+and from them every requested OOD score of glow_prior.scores; each score is evaluated with
+the same metrics (glow_prior.metrics: AUROC, AUPR in/out, FPR at 95% TPR; in-distribution
+is the positive class, higher score = more in-distribution) on the same images.
 """
 import dataclasses
 import os
 
 import numpy as np
 import tensorflow as tf
-from sklearn import metrics
 
-from glow_prior import files, plots
+from glow_prior import data, files, metrics, plots, scores
 from glow_prior.data import preprocess
 from glow_prior.errors import InputError
 from glow_prior.models.base import IMAGES, POSTERIOR
+from glow_prior.models.registry import load_model
 from glow_prior.objectives import bits_per_dim
 
 SCORE_CONVENTION = ("in-distribution is the positive class; the score is the per-image "
@@ -60,27 +62,17 @@ def score(model, x, batch_size, seed=0, dequantize=True, y=None):
     return Scores(log_likelihood, bits_per_dim(log_likelihood, model.num_dims))
 
 
-def _finite_scores(scores, what):
-    scores = np.asarray(scores, np.float64)
-    if np.isnan(scores).any():
-        raise InputError(f"{np.isnan(scores).sum()} {what} scores are NaN")
-    finite = scores[np.isfinite(scores)]
-    low, high = (finite.min(), finite.max()) if finite.size else (0.0, 0.0)
-    return np.clip(scores, low - 1.0, high + 1.0)
-
-
-def ood_metrics(ll_in, ll_ood):
-    """AUROC, AUPR (in and out) and FPR at 95% TPR of log-likelihood as an OOD detector."""
-    ll_in, ll_ood = _finite_scores(ll_in, "in-distribution"), _finite_scores(ll_ood, "OOD")
-    labels = np.concatenate([np.ones(len(ll_in)), np.zeros(len(ll_ood))])
-    scores = np.concatenate([ll_in, ll_ood])
-    fpr, tpr, _ = metrics.roc_curve(labels, scores)
-    return {
-        "auroc": float(metrics.roc_auc_score(labels, scores)),
-        "aupr_in": float(metrics.average_precision_score(labels, scores)),
-        "aupr_out": float(metrics.average_precision_score(1 - labels, -scores)),
-        "fpr_at_95_tpr": float(fpr[np.searchsorted(tpr, 0.95, side="left")]),
-    }
+def statistics(model, x, batch_size, seed=0, dequantize=True, y=None):
+    """{statistic: numpy array} of model.statistics over `x`, in batches; the batch starting
+    at example i gets dequantisation noise from the stateless seed (seed, i), as in score."""
+    compute = model.compiled("statistics")
+    parts = []
+    for start in range(0, len(x), batch_size):
+        labels = None if y is None else tf.convert_to_tensor(y[start:start + batch_size])
+        parts.append({k: v.numpy() for k, v in compute(
+            tf.convert_to_tensor(x[start:start + batch_size]),
+            tf.constant([seed, start], tf.int64), dequantize, y=labels).items()})
+    return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
 
 
 def encode(model, x, batch_size, seed=0, dequantize=True, y=None):
@@ -122,44 +114,101 @@ def _summary(log_likelihood, num_dims):
             "mean_bits_per_dim": float(np.mean(bits_per_dim(log_likelihood, num_dims)))}
 
 
-def evaluate_run(model, train, test, ood_sets, output_dir, batch_size=256, seed=0,
-                 dequantize=True, n_eval=0, title=""):
-    """Scores train, test and every OOD set; writes ood_report.{json,md}, scores and figures.
+@dataclasses.dataclass
+class ScoreOptions:
+    """Which OOD scores evaluate_run computes and what they need (glow_prior.scores).
 
-    Returns the report dict (see ood_report.md for the layout).
-    """
+    which: score names, or () / ('all',) for every score the model supports with the
+    given extras; reference: training-distribution examples held out from training (an
+    ImageSet or VectorSet) for typicality's entropy, or None to use the training examples;
+    background: a background model (likelihood ratio); ensemble: models of the same config
+    with other seeds (WAIC); regret_steps / regret_lr / regret_batch: likelihood regret."""
+
+    which: tuple = ()
+    reference: object = None
+    background: object = None
+    ensemble: tuple = ()
+    regret_steps: int = 100
+    regret_lr: float = 1e-4
+    regret_batch: int = 100
+
+
+def evaluate_run(model, train, test, ood_sets, output_dir, batch_size=256, seed=0,
+                 dequantize=True, n_eval=0, title="", options=ScoreOptions()):
+    """Scores train, test and every OOD set with every requested OOD score; writes
+    ood_report.{json,md}, ood_scores.npz and figures. Returns the report dict."""
+    names = scores.requested(model, options.which, options.background is not None,
+                             bool(options.ensemble))
     conditional = model.conditional
     sets = {"train": _subset(train, n_eval, seed), "test": _subset(test, n_eval, seed + 1)}
     for index, (name, data) in enumerate(ood_sets.items()):
         sets[name] = _subset(data, n_eval, seed + 2 + index)
-    scores = {name: score(model, x, batch_size, seed, dequantize,
-                          y if conditional else None).log_likelihood
-              for name, (x, y) in sets.items()}
+
+    def stats_of(m, x, y):
+        return statistics(m, x, batch_size, seed, dequantize, y if conditional else None)
+
+    stats = {name: stats_of(model, x, y) for name, (x, y) in sets.items()}
+    log_likelihoods = {name: value["log_likelihood"] for name, value in stats.items()}
+    reference = stats["train"]
+    if options.reference is not None and "typicality" in names:
+        reference = stats_of(model, *_subset(options.reference, n_eval, seed + 99))
+    scored = ["test", *ood_sets]
+    inputs = scores.ScoreInputs(statistics=stats, reference=reference, train=stats["train"],
+                                examples={name: sets[name][0] for name in scored})
+    if "likelihood_ratio" in names:
+        inputs.background = {name: stats_of(options.background, *sets[name])["log_likelihood"]
+                             for name in scored}
+    if "waic" in names:
+        inputs.ensemble = {name: np.stack([stats_of(member, *sets[name])["log_likelihood"]
+                                           for member in options.ensemble]) for name in scored}
+    if "likelihood_regret" in names:
+        regret = scores.LikelihoodRegret(model, options.regret_steps, options.regret_lr)
+        inputs.regret = {name: regret(sets[name][0], seed, options.regret_batch)
+                         for name in scored}
+    per_score, entropy = scores.compute(names, inputs, scored)
     report = {
         "score": SCORE_CONVENTION,
+        "score_convention": scores.ORIENTATION,
         "units": "nats per example; bits_per_dim = -log_likelihood / (D ln 2)",
         "dequantization": "uniform" if dequantize else "none",
         "seed": seed,
         "num_dims": model.num_dims,
-        "in_distribution": {"n_train": len(scores["train"]), "n_test": len(scores["test"]),
-                            "train": _summary(scores["train"], model.num_dims),
-                            "test": _summary(scores["test"], model.num_dims)},
+        "in_distribution": {"n_train": len(log_likelihoods["train"]),
+                            "n_test": len(log_likelihoods["test"]),
+                            "train": _summary(log_likelihoods["train"], model.num_dims),
+                            "test": _summary(log_likelihoods["test"], model.num_dims)},
         "ood_datasets": {},
+        "scores": {name: {ood: metrics.ood_metrics(values["test"], values[ood])
+                          for ood in ood_sets} for name, values in per_score.items()},
     }
     for name in ood_sets:
-        entry = ood_metrics(scores["test"], scores[name])
-        test_summary, ood_summary = (_summary(scores[k], model.num_dims) for k in ("test", name))
-        entry.update({"n_ood": len(scores[name]),
+        entry = metrics.ood_metrics(log_likelihoods["test"], log_likelihoods[name])
+        test_summary, ood_summary = (_summary(log_likelihoods[k], model.num_dims)
+                                     for k in ("test", name))
+        entry.update({"n_ood": len(log_likelihoods[name]),
                       "in_mean_log_likelihood": test_summary["mean_log_likelihood"],
                       "ood_mean_log_likelihood": ood_summary["mean_log_likelihood"],
                       "in_mean_bits_per_dim": test_summary["mean_bits_per_dim"],
                       "ood_mean_bits_per_dim": ood_summary["mean_bits_per_dim"]})
         report["ood_datasets"][name] = entry
+    arrays = dict(log_likelihoods)
+    arrays.update({f"{name}/{set_name}": value for name, values in per_score.items()
+                   for set_name, value in values.items()})
+    if "typicality" in names:
+        report["typicality"] = _typicality_batch_test(
+            log_likelihoods, entropy, ood_sets, seed, arrays,
+            "held-out training examples" if options.reference is not None
+            else "the training examples scored")
     os.makedirs(output_dir, exist_ok=True)
-    files.write_npz(os.path.join(output_dir, "ood_scores.npz"), **scores)
+    files.write_npz(os.path.join(output_dir, "ood_scores.npz"), **arrays)
     figures = {"log_likelihood_histograms": plots.log_likelihood_histograms(
-        {f"{'in ' if k in ('train', 'test') else ''}{k}": v for k, v in scores.items()},
+        {f"{'in ' if k in ('train', 'test') else ''}{k}": v for k, v in log_likelihoods.items()},
         os.path.join(output_dir, "log_likelihood_histograms.png"), title)}
+    if ood_sets:
+        figures["roc_curves"] = plots.roc_curves(
+            {ood: {name: metrics.roc_curve(values["test"], values[ood])
+                   for name, values in per_score.items()} for ood in ood_sets},
+            os.path.join(output_dir, "roc_curves.png"), title)
     figures.update(_latent_figures(model, sets, ood_sets, output_dir, batch_size, seed,
                                    dequantize, title))
     if model.supports(POSTERIOR) and ood_sets:
@@ -170,6 +219,22 @@ def evaluate_run(model, train, test, ood_sets, output_dir, batch_size=256, seed=
     files.write_json(os.path.join(output_dir, "ood_report.json"), report)
     files.write_text(os.path.join(output_dir, "ood_report.md"), report_markdown(report, title))
     return report
+
+
+def _typicality_batch_test(log_likelihoods, entropy, ood_sets, seed, arrays, reference):
+    """Nalisnick et al.'s batch test for M in scores.TYPICALITY_BATCH_SIZES: AUROC etc. over
+    batches drawn without replacement (seeded); per-batch scores go into `arrays`."""
+    result = {"entropy_nats": entropy, "reference": reference, "batches": {}}
+    for size in scores.TYPICALITY_BATCH_SIZES:
+        batch_scores = {name: scores.typicality_batches(log_likelihoods[name], entropy, size,
+                                                        [seed, size, index])
+                        for index, name in enumerate(["test", *ood_sets])}
+        for name, value in batch_scores.items():
+            arrays[f"typicality_batch_{size}/{name}"] = value
+        result["batches"][str(size)] = {
+            ood: metrics.ood_metrics(batch_scores["test"], batch_scores[ood])
+            for ood in ood_sets}
+    return result
 
 
 def _latent_figures(model, sets, ood_sets, output_dir, batch_size, seed, dequantize, title):
@@ -239,6 +304,20 @@ def _contours(model, sets, ood_sets, output_dir, title):
                                          title)
 
 
+def _scores_markdown(report):
+    ood_names = list(report["ood_datasets"])
+    lines = ["", f"AUROC of every score ({report.get('score_convention', '')}):", "",
+             "| score | " + " | ".join(ood_names) + " |",
+             "|---|" + "---|" * len(ood_names)]
+    for name, entries in report.get("scores", {}).items():
+        lines.append(f"| {name} | " + " | ".join(f"{entries[ood]['auroc']:.4f}"
+                                                for ood in ood_names) + " |")
+    for size, entries in report.get("typicality", {}).get("batches", {}).items():
+        lines.append(f"| typicality, batches of {size} | " + " | ".join(
+            f"{entries[ood]['auroc']:.4f}" for ood in ood_names) + " |")
+    return lines
+
+
 def report_markdown(report, title=""):
     lines = [f"# OOD report{': ' + title if title else ''}", "",
              f"Score: {report['score']}. Units: {report['units']}. Dequantization: "
@@ -257,6 +336,39 @@ def report_markdown(report, title=""):
                      f"{entry['ood_mean_log_likelihood']:.2f} | "
                      f"{entry['in_mean_bits_per_dim']:.4f} | "
                      f"{entry['ood_mean_bits_per_dim']:.4f} |")
+    if report.get("scores") and report["ood_datasets"]:
+        lines += _scores_markdown(report)
     lines += ["", "Figures: " + ", ".join(f"{k} ({v})" for k, v in
                                          report.get("figures", {}).items()), ""]
     return "\n".join(lines)
+
+
+def _companion(logdir, spec, what, use_polyak):
+    """A model for another run of the same architecture (background model, ensemble
+    member); its seed may differ, nothing else of the architecture."""
+    model, other = load_model(logdir, use_polyak=use_polyak)
+    if other.model != spec.model or \
+            other.architecture.replace(seed=0) != spec.architecture.replace(seed=0):
+        raise InputError(f"{what} {logdir} is a {other.model} of another architecture than "
+                         f"the evaluated run; it must share the architecture")
+    return model
+
+
+def evaluate_logdir(options):
+    """evaluate_ood's work for its options (glow_prior.apps.evaluate_ood.EvaluateOptions)."""
+    model, spec = load_model(options.logdir, use_polyak=options.use_polyak)
+    if options.importance_samples and hasattr(model, "importance_samples"):
+        model.importance_samples = options.importance_samples
+    train, test, ood_sets = data.evaluation_sets(spec, options.ood_datasets,
+                                                 options.data_dir, options.dataset)
+    score_options = ScoreOptions(
+        which=tuple(options.scores),
+        reference=data.held_out_training(spec.data) if spec.data_kind == "images" else None,
+        background=_companion(options.background_logdir, spec, "--background_logdir",
+                              options.use_polyak) if options.background_logdir else None,
+        ensemble=tuple(_companion(d, spec, "ensemble member", options.use_polyak)
+                       for d in options.ensemble_logdirs),
+        regret_steps=options.regret_steps, regret_lr=options.regret_lr)
+    return evaluate_run(model, train, test, ood_sets, options.output_dir or options.logdir,
+                        options.batch_size, options.seed, options.dequantization == "uniform",
+                        options.n_eval, options.logdir, score_options)

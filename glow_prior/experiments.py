@@ -33,9 +33,22 @@ class RunFailedError(GlowPriorError):
 
 @dataclasses.dataclass(frozen=True)
 class Run:
+    """A training run and its evaluation.
+
+    reuse: (experiment, run) whose run directory is used instead of training anew when it
+    exists (same flagfile content, so training there resumes instantly); evaluate: False for
+    runs that only serve another's evaluation (background models, ensemble members);
+    background / ensemble: names of runs whose models evaluate_ood gets as
+    --background_logdir / --ensemble_logdirs; eval_flags: extra evaluate_ood flags."""
+
     name: str
     binary: str
     ood: tuple
+    reuse: tuple = None
+    evaluate: bool = True
+    background: str = None
+    ensemble: tuple = ()
+    eval_flags: tuple = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,6 +61,12 @@ class Experiment:
     # Runs of a sweep: run name -> (series label, x value) for a line plot.
     sweep: dict = dataclasses.field(default_factory=dict)
     sweep_axis: str = ""
+    # The report tabulates every OOD score of every run (not only the log-likelihood).
+    score_table: bool = False
+
+    @property
+    def evaluated(self):
+        return tuple(run for run in self.runs if run.evaluate)
 
 
 def _glow(name, ood="mnist"):
@@ -79,6 +98,34 @@ def _synthetic(name):
 
 
 DISTANCES = (10, 25, 50, 100)
+OOD_SCORE_SETS = ("mnist", "constant", "noise", "other_labels")
+
+
+def _ood_scores():
+    """Every OOD score on the main experiment's models (Glow, standard and bimodal prior, on
+    Fashion-MNIST labels 1, 7) and the VAE pair, reusing their runs when they exist."""
+    glow = dict(binary="train_glow", ood=OOD_SCORE_SETS)
+    vae = dict(binary="train_vae", ood=OOD_SCORE_SETS, eval_flags=("--n_eval=300",))
+    return Experiment(
+        "ood_scores",
+        "Every likelihood-based OOD score of glow_prior on one evaluation: Glow with a "
+        "standard and with a bimodal mixture prior on Fashion-MNIST labels 1, 7 (the main "
+        "experiment's models), their likelihood-ratio background models (perturbation rate "
+        "0.2, L2 1e-4), a 3-member ensemble of the standard-prior Glow (WAIC), and the VAE "
+        "pair; OOD: MNIST, constant and noise images, Fashion-MNIST's other labels.",
+        (Run("glow_uni", reuse=("fmnist17_mnist", "uni"), background="glow_uni_background",
+             ensemble=("glow_uni", "glow_uni_seed1", "glow_uni_seed2"), **glow),
+         Run("glow_multi", reuse=("fmnist17_mnist", "multi"),
+             background="glow_multi_background", **glow),
+         Run("glow_uni_background", evaluate=False, **glow),
+         Run("glow_multi_background", evaluate=False, **glow),
+         Run("glow_uni_seed1", evaluate=False, **glow),
+         Run("glow_uni_seed2", evaluate=False, **glow),
+         Run("vae_uni", reuse=("fmnist17_mnist_vae", "uni"), **vae),
+         Run("vae_multi", reuse=("fmnist17_mnist_vae", "multi"), **vae)),
+        paper={"vae_uni": {"mnist": "ELBO 0.87, likelihood regret 0.99, DoSE 1.00 "
+                                    "(Fashion-MNIST -> MNIST, as tabulated in later papers)"}},
+        score_table=True)
 
 EXPERIMENTS = {
     "synthetic_2d": _synthetic("synthetic_2d"),
@@ -172,6 +219,7 @@ EXPERIMENTS = {
         paper={"hepmass_background": {"auroc": 0.8378}, "hepmass_signal": {"auroc": 0.7073},
                "miniboone_background": {"auroc": 0.7271},
                "miniboone_signal": {"auroc": 0.8756}}),
+    "ood_scores": _ood_scores(),
     "cifar04_svhn": Experiment(
         "cifar04_svhn",
         "Glow on one k-means++ cluster (of 4) of each of CIFAR-10 labels 0 and 4 with a "
@@ -234,16 +282,38 @@ def app_command(binary, *flags):
     return [sys.executable, "-m", f"glow_prior.apps.{binary}", *flags]
 
 
+def run_logdir(experiment, run, config, output_dir):
+    """Where a run trains: a reused run's directory when it exists, else OUTPUT_DIR/run."""
+    if run.reuse is not None:
+        reused = os.path.join(os.path.dirname(os.path.abspath(output_dir)),
+                              f"{run.reuse[0]}_{config}", run.reuse[1])
+        if os.path.exists(os.path.join(reused, "hparams.json")):
+            return reused
+    return os.path.join(output_dir, run.name)
+
+
 def run_commands(experiment, run, config, output_dir, data_dir=None, train_flags=(),
                  eval_flags=(), configs_dir=CONFIGS_DIR):
-    """(train command, evaluate command) of one run."""
-    logdir = os.path.join(output_dir, run.name)
+    """(train command, evaluate command or None) of one run."""
+    def logdir(name):
+        return run_logdir(experiment, next(r for r in experiment.runs if r.name == name),
+                          config, output_dir)
+
     common = [f"--data_dir={data_dir}"] if data_dir and run.binary != "train_tabular" else []
     train = app_command(run.binary,
                         f"--flagfile={flagfile(config, experiment.name, run.name, configs_dir)}",
-                        f"--logdir={logdir}", *common, *train_flags)
-    evaluate = app_command("evaluate_ood", f"--logdir={logdir}",
-                           f"--ood_datasets={','.join(run.ood)}", *common, *eval_flags)
+                        f"--logdir={logdir(run.name)}", *common, *train_flags)
+    if not run.evaluate:
+        return train, None
+    companions = []
+    if run.background:
+        companions.append(f"--background_logdir={logdir(run.background)}")
+    if run.ensemble:
+        companions.append(f"--ensemble_logdirs={','.join(logdir(n) for n in run.ensemble)}")
+    evaluate = app_command("evaluate_ood", f"--logdir={logdir(run.name)}",
+                           f"--output_dir={os.path.join(output_dir, run.name)}",
+                           f"--ood_datasets={','.join(run.ood)}", *common, *companions,
+                           *eval_flags, *run.eval_flags)
     return train, evaluate
 
 
@@ -261,11 +331,15 @@ def _run_result(report, ood_name):
 def summarize(experiment, output_dir, config, commands):
     """Writes report.json, report.md and the experiment's figures from the runs' reports."""
     results, figures, scores = {}, {}, {}
-    for run in experiment.runs:
+    for run in experiment.evaluated:
         run_dir = os.path.join(output_dir, run.name)
         with open(os.path.join(run_dir, "ood_report.json")) as f:
             report = json.load(f)
         results[run.name] = _run_result(report, run.ood[0])
+        if experiment.score_table:
+            results[run.name]["scores"] = report["scores"]
+            results[run.name]["typicality_batches"] = report.get("typicality", {}).get(
+                "batches", {})
         if len(run.ood) > 1:
             results[run.name]["per_ood"] = {name: _run_result(report, name) for name in run.ood}
         with np.load(os.path.join(run_dir, "ood_scores.npz")) as archive:
@@ -292,6 +366,27 @@ def summarize(experiment, output_dir, config, commands):
     return payload
 
 
+def _score_table(payload):
+    """AUROC of every score of every run, one column per OOD set."""
+    runs = {name: result for name, result in payload["results"].items() if "scores" in result}
+    if not runs:
+        return []
+    ood_names = list(next(iter(next(iter(runs.values()))["scores"].values())))
+    lines = ["", "AUROC of every score (higher score = more in-distribution; "
+             "in-distribution is the positive class):", "",
+             "| model | score | " + " | ".join(ood_names) + " |",
+             "|---|---|" + "---|" * len(ood_names)]
+    for name, result in runs.items():
+        rows = [(score, entries) for score, entries in result["scores"].items()]
+        rows += [(f"typicality, batches of {size}", entries)
+                 for size, entries in result.get("typicality_batches", {}).items()
+                 if size != "1"]
+        for score, entries in rows:
+            lines.append(f"| {name} | {score} | " + " | ".join(
+                f"{entries[ood]['auroc']:.3f}" for ood in ood_names) + " |")
+    return lines
+
+
 def markdown(payload):
     lines = [f"# {payload['experiment']} ({payload['config']} config)", "",
              payload["description"], "",
@@ -311,6 +406,7 @@ def markdown(payload):
             lines.append(f"| {name} vs {ood} | {entry['in_mean_log_likelihood']:.2f} | "
                          f"{entry['ood_mean_log_likelihood']:.2f} | "
                          f"{entry['ood_mean_nll']:.2f} | {entry['auroc']:.4f} | - |")
+    lines += _score_table(payload)
     lines += ["", "Figures:", *[f"- {k}: {v}" for k, v in payload["figures"].items()],
               "", "Commands:", "", "```"]
     lines += [command_line(command) for command in payload["commands"]]
@@ -320,18 +416,21 @@ def markdown(payload):
 
 def reproduce(name, output_dir, config="cpu", data_dir=None, train_flags=(), eval_flags=(),
               configs_dir=CONFIGS_DIR):
-    """Runs every run of experiment `name` (finished runs resume instantly) and
-    summarises."""
+    """Trains every run of experiment `name` (finished runs resume instantly), then
+    evaluates the evaluated ones, and summarises."""
     if name not in EXPERIMENTS:
         raise InputError(f"unknown experiment '{name}'; known: {sorted(EXPERIMENTS)}")
     experiment = EXPERIMENTS[name]
     os.makedirs(output_dir, exist_ok=True)
     log_path = os.path.join(output_dir, "commands.log")
+    planned = [(run, *run_commands(experiment, run, config, output_dir, data_dir, train_flags,
+                                   eval_flags, configs_dir)) for run in experiment.runs]
     commands = []
-    for run in experiment.runs:
-        train, evaluate = run_commands(experiment, run, config, output_dir, data_dir,
-                                       train_flags, eval_flags, configs_dir)
-        for command in (train, evaluate):
-            execute(command, log_path, run.name)
-            commands.append(command)
+    for run, train, _ in planned:
+        execute(train, log_path, run.name)
+        commands.append(train)
+    for run, _, evaluate in planned:
+        if evaluate is not None:
+            execute(evaluate, log_path, run.name)
+            commands.append(evaluate)
     return summarize(experiment, output_dir, config, commands)

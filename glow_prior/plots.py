@@ -164,3 +164,24 @@ def histogram_panels(panels, path, title="", bins=60):
         ax.legend(fontsize=7)
     figure.suptitle(title)
     return _save(figure, path)
+
+
+def roc_curves(curves, path, title=""):
+    """One panel per OOD set with the ROC curve of every score: `curves` =
+    {ood set: {score: (false positive rates, true positive rates)}}."""
+    columns = min(len(curves), 3)
+    rows = int(math.ceil(len(curves) / columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(4.6 * columns, 4.2 * rows),
+                                squeeze=False)
+    for ax in axes.ravel()[len(curves):]:
+        ax.axis("off")
+    for ax, (ood, by_score) in zip(axes.ravel(), curves.items()):
+        for name, (fpr, tpr) in by_score.items():
+            ax.plot(fpr, tpr, label=name, linewidth=1)
+        ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=0.8)
+        ax.set_title(f"in-distribution vs {ood}", fontsize=9)
+        ax.set_xlabel("false positive rate (OOD called in)")
+        ax.set_ylabel("true positive rate")
+        ax.legend(fontsize=6)
+    figure.suptitle(title)
+    return _save(figure, path)

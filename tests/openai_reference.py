@@ -1,6 +1,6 @@
 """An independent float64 NumPy forward pass of openai/glow's model, for tests.
 
-Written from ../shared/references/openai_glow_notes.md (sections 3.2-3.8), sharing no code
+Written from docs/openai_glow.md (openai/glow's conventions), sharing no code
 with glow_prior: the tests check it against the additive fixture produced by OpenAI's own
 code, then use it as the oracle for weights the fixture does not provide (the affine
 coupling). Parameters are a dict of OpenAI variable names to arrays.

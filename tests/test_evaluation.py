@@ -13,26 +13,6 @@ from glow_prior.config import PriorConfig
 from glow_prior.priors import build_prior
 
 
-def test_metrics_on_a_hand_computed_case():
-    # Ranked by score: 3 (in), 2 (ood), 1 (in), 0 (ood).
-    metrics = evaluation.ood_metrics([1.0, 3.0], [2.0, 0.0])
-    assert metrics["auroc"] == pytest.approx(3 / 4)  # 3 of 4 (in, ood) pairs ordered
-    assert metrics["aupr_in"] == pytest.approx(0.5 * 1 + 0.5 * 2 / 3)
-    # OOD as positive with score -LL: ranked 0 (ood), 1 (in), 2 (ood), 3 (in).
-    assert metrics["aupr_out"] == pytest.approx(0.5 * 1 + 0.5 * 2 / 3)
-    # TPR 95% needs the threshold at 1.0, which lets the OOD score 2.0 through.
-    assert metrics["fpr_at_95_tpr"] == pytest.approx(0.5)
-    perfect = evaluation.ood_metrics([3.0, 4.0], [1.0, 2.0])
-    assert perfect == {"auroc": 1.0, "aupr_in": 1.0, "aupr_out": 1.0, "fpr_at_95_tpr": 0.0}
-
-
-def test_metrics_handle_infinite_scores_and_reject_nan():
-    metrics = evaluation.ood_metrics([-1.0, -2.0], [-np.inf, -5.0])
-    assert metrics["auroc"] == 1.0
-    with pytest.raises(ValueError, match="1 OOD scores are NaN"):
-        evaluation.ood_metrics([0.0], [np.nan])
-
-
 def _tabular_model(kind="standard"):
     prior = PriorConfig(kind=kind, distance=6.0)
     return build_tabular(TabularFlowConfig(num_dims=2, n_couplings=2, hidden_units=8),

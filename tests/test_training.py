@@ -248,6 +248,11 @@ def test_progress_lines_without_a_terminal(tmp_path, capsys):
     assert "epoch 1/1: " in out
 
 
+def _newest_step(logdir):
+    latest = tf.train.latest_checkpoint(str(logdir / "checkpoints"))
+    return int(latest.rsplit("-", 1)[1]) if latest else -1
+
+
 @pytest.mark.slow
 def test_train_glow_killed_repeatedly_ends_like_an_uninterrupted_run(prepared_data_dir,
                                                                      tmp_path):
@@ -267,17 +272,23 @@ def test_train_glow_killed_repeatedly_ends_like_an_uninterrupted_run(prepared_da
     rng = np.random.default_rng(0)
     steps_at_kill = []
     for _ in range(5):
+        before = _newest_step(killed)
         process = subprocess.Popen(command(killed), cwd=REPO, stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(11.0, 16.0))
+        deadline = time.time() + 300
+        while _newest_step(killed) <= before and process.poll() is None:
+            assert time.time() < deadline
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.0, 3.0))  # somewhere in the steps that follow
         process.kill()
         process.wait()
-        latest = tf.train.latest_checkpoint(str(killed / "checkpoints"))
-        steps_at_kill.append(int(latest.rsplit("-", 1)[1]) if latest else -1)
+        steps_at_kill.append(_newest_step(killed))
     result = subprocess.run(command(killed), cwd=REPO, capture_output=True, text=True,
                             timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert any(0 < step < 18 for step in steps_at_kill), steps_at_kill  # killed mid-run
+    its = 6  # 384 images in batches of 64
+    assert any(step % its for step in steps_at_kill), steps_at_kill  # mid-epoch
+    assert len({step // its for step in steps_at_kill}) > 1, steps_at_kill  # across epochs
     final = {p: tf.train.load_checkpoint(tf.train.latest_checkpoint(str(p / "checkpoints")))
              for p in (reference, killed)}
     names = final[reference].get_variable_to_shape_map()

@@ -2,12 +2,20 @@
 
     evaluate_ood --logdir=DIR --ood_datasets=mnist[,...]
 
+    evaluate_ood --logdir=DIR --ood_datasets=mnist --scores=all \
+        --background_logdir=BG --ensemble_logdirs=DIR,DIR_SEED1,DIR_SEED2
+
 Scores the in-distribution train and test data (as the run defines them) and the test split
-of every OOD dataset; writes DIR/ood_report.json (per OOD set: auroc, aupr_in, aupr_out,
-fpr_at_95_tpr, in/ood mean log-likelihood and bits/dim; in-distribution is the positive
-class, higher log-likelihood = more in-distribution), DIR/ood_report.md, per-example scores
-(ood_scores.npz) and figures: log-likelihood histograms, a latent-coordinate histogram,
-decoded prior component means (image models), log-likelihood contours (2-D data).
+of every OOD dataset with every requested OOD score (glow_prior/scores.py: log_likelihood,
+typicality and its batch test, likelihood_ratio, input_complexity_png/_jpeg2000, waic,
+dose_kde, dose_ocsvm, max_component, component_confidence, level_k, likelihood_regret),
+all oriented so that higher = more in-distribution, in-distribution the positive class.
+Writes DIR/ood_report.json (`ood_datasets`: the log-likelihood's metrics and means;
+`scores`: {score: {ood set: auroc, aupr_in, aupr_out, fpr_at_95_tpr}}; `typicality`: the
+batch test), DIR/ood_report.md, every per-image score (ood_scores.npz, keys SCORE/SET) and
+figures: log-likelihood histograms, ROC curves of all scores per OOD set, a
+latent-coordinate histogram, decoded prior component means, log-likelihood contours (2-D
+data).
 OOD sets: tfds names, the synthetic `constant` and `noise`, and `other_labels` (the
 in-distribution dataset's test images of the labels the run did not train on). Tabular
 runs define their own OOD sets (e.g. synthetic_ood, class_0); --ood_datasets then selects
@@ -18,6 +26,7 @@ import sys
 
 from glow_prior import cli
 from glow_prior.config import Config, option
+from glow_prior.errors import InputError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,25 +45,31 @@ class EvaluateOptions(Config):
     output_dir: str = option(None, "Where reports go (default: --logdir).")
     importance_samples: int = option(0, "VAE runs: importance samples per image (0: the "
                                      "run's own setting).", lower=0)
+    scores: tuple = option(("default",), "OOD scores: default/all (every score the model "
+                           "supports with the given background model / ensemble) or names.")
+    background_logdir: str = option("", "Run directory of the background model of the "
+                                    "likelihood ratio (trained with --perturbation_rate).")
+    ensemble_logdirs: tuple = option((), "Run directories of 3 or more models of this "
+                                     "config with other seeds (WAIC); may include --logdir.")
+    regret_steps: int = option(100, "Likelihood regret: Adam steps re-optimising the "
+                               "encoder per input.", lower=1)
+    regret_lr: float = option(1e-4, "Likelihood regret: Adam learning rate.", lower=0.0)
 
 
 def run(args):
-    from glow_prior import data, evaluation  # TensorFlow loads here
-    from glow_prior.models.registry import load_model
+    from glow_prior import evaluation  # TensorFlow loads here
     options = args.evaluate
-    model, spec = load_model(options.logdir, use_polyak=options.use_polyak)
-    if options.importance_samples and hasattr(model, "importance_samples"):
-        model.importance_samples = options.importance_samples
-    train, test, ood_sets = data.evaluation_sets(spec, options.ood_datasets,
-                                                 options.data_dir, options.dataset)
-    report = evaluation.evaluate_run(
-        model, train, test, ood_sets, options.output_dir or options.logdir,
-        options.batch_size, options.seed, options.dequantization == "uniform",
-        options.n_eval, title=options.logdir)
+    report = evaluation.evaluate_logdir(options)
     print(evaluation.report_markdown(report, options.logdir))
 
 
-APP = cli.App("evaluate_ood", __doc__, {"evaluate": EvaluateOptions}, run)
+def check_scores(args):
+    if args.evaluate.ensemble_logdirs and len(args.evaluate.ensemble_logdirs) < 3:
+        raise InputError("--ensemble_logdirs needs 3 or more run directories (WAIC)")
+
+
+APP = cli.App("evaluate_ood", __doc__, {"evaluate": EvaluateOptions}, run,
+              checks=(check_scores,))
 main = APP.main
 
 if __name__ == "__main__":

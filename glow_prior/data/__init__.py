@@ -6,7 +6,8 @@ import numpy as np
 from glow_prior.config import OTHER_LABELS, SYNTHETIC_IMAGE_SETS, DataConfig
 from glow_prior.data import synthetic, tabular
 from glow_prior.data.preprocess import resize_images
-from glow_prior.data.selection import filter_labels, keep_label_clusters, random_subset
+from glow_prior.data.selection import (filter_labels, keep_label_clusters, random_subset,
+                                      random_subset_indices)
 from glow_prior.data.sources import ImageSet, load_images, prepare_command
 from glow_prior.errors import InputError
 
@@ -24,13 +25,29 @@ def load_split(config, split):
     return _resized(images, config.image_size)
 
 
-def load_train_test(config):
-    """(train, test) ImageSets as the experiment defines them."""
+def _before_subset(config):
+    """(train, test) with labels, resizing and k-means clusters applied, before --subset."""
     train, test = load_split(config, "train"), load_split(config, "test")
     if config.kmeans_clusters:
         train, test = keep_label_clusters(train, test, config.labels, config.kmeans_clusters,
                                           config.kmeans_keep, config.seed)
+    return train, test
+
+
+def load_train_test(config):
+    """(train, test) ImageSets as the experiment defines them."""
+    train, test = _before_subset(config)
     return random_subset(train, config.subset, config.seed), test
+
+
+def held_out_training(config):
+    """The training images of the run's data that a --subset run did not train on, or None
+    when it trained on all of them (typicality's reference set)."""
+    train, _ = _before_subset(config)
+    if not config.subset or config.subset >= len(train):
+        return None
+    used = random_subset_indices(len(train), config.subset, config.seed)
+    return train.take(np.setdiff1d(np.arange(len(train)), used))
 
 
 def ood_split(name, config, split="test", shape=None, n_synthetic=2000):

@@ -26,8 +26,12 @@ def random_subset(images, size, seed):
     """A uniformly drawn subset of `size` images (order kept); all of them if size <= 0."""
     if not size or size <= 0 or size >= len(images):
         return images
-    rng = np.random.default_rng(seed)
-    return images.take(np.sort(rng.choice(len(images), size=size, replace=False)))
+    return images.take(random_subset_indices(len(images), size, seed))
+
+
+def random_subset_indices(n, size, seed):
+    """The sorted indices of a seeded subset of `size` of n items."""
+    return np.sort(np.random.default_rng(seed).choice(n, size=size, replace=False))
 
 
 def _features(x):

@@ -19,8 +19,9 @@ Capabilities (`model.capabilities`, a frozenset) declare the rest:
   component used as the whole prior) and log_likelihood_per_component exists;
 * FLOW_TERMS: a flow; statistics adds "log_det" (log|det dz/dx|), "log_prior" (log p(z)) and
   "latent_norm" (||z||);
-* LEVELS: a multi-scale flow with a factorised (standard) prior; statistics adds "level_k",
-  each level's share of the log-likelihood (they sum to it);
+* LEVELS: a multi-scale flow that factors out latents between levels, with a factorised
+  (standard) prior; statistics adds "level_k", each level's share of the log-likelihood
+  (they sum to it);
 * ELBO_TERMS / POSTERIOR: a VAE; statistics adds "elbo", "reconstruction" (E_q log p(x|z),
   one sample) and "kl"; `posterior(x)` exists;
 * IMAGES: examples are images [H, W, C] (else vectors).

@@ -63,7 +63,7 @@ class FlowModel(DensityModel):
             found.add(IMAGES)
         if self.prior.n_components > 1:
             found.add(COMPONENTS)
-        if isinstance(self.flow, MultiScaleFlow) and len(self.flow.levels) > 1 \
+        if isinstance(self.flow, MultiScaleFlow) and len(self.flow.latent_shapes) > 1 \
                 and self.prior.kind == "standard":
             found.add(LEVELS)
         return frozenset(found)
@@ -168,8 +168,9 @@ class FlowModel(DensityModel):
         latent dimensions): the per-level decomposition, summing to the log-likelihood."""
         terms = {}
         for index, (part, log_det) in enumerate(zip(parts, level_log_dets)):
-            flat = tf.reshape(part, [tf.shape(part)[0], -1])
-            share = self.discretization_nats * flat.shape[-1] / self.num_dims
+            size = math.prod(part.shape[1:])
+            flat = tf.reshape(part, [-1, size])
+            share = self.discretization_nats * size / self.num_dims
             log_normal = -0.5 * tf.reduce_sum(flat ** 2 + math.log(2 * math.pi), axis=-1)
             terms[f"level_{index}"] = log_normal + log_det - share
         return terms

@@ -234,9 +234,8 @@ class VAE(DensityModel):
         sample), and per-component log-likelihoods for mixture priors."""
         del dequantize, y
         posterior = self.posterior(x)
-        importance_seed, elbo_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
-        per_component = self._importance_per_component(x, importance_seed, posterior)
-        z = posterior.sample(seed=elbo_seed)
+        per_component = self._importance_per_component(x, seed, posterior)  # as in score
+        z = posterior.sample(seed=tf.random.experimental.stateless_fold_in(seed, 10 ** 6))
         reconstruction = self.decoder_log_likelihood(x, z)
         kl = self.kl(posterior, z)
         stats = {"log_likelihood": self._mixture(per_component), "elbo": reconstruction - kl,
