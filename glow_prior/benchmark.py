@@ -125,7 +125,7 @@ def _measure_train(model, architecture, batch_size, config, xla):
                          config["warmup"])
         result = {"images_per_s": batch_size / seconds, "seconds_per_step": seconds,
                   "memory_mb": memory}
-        if not xla and model == "glow":
+        if not xla:
             result["flops_per_step"] = _training_flops(trainer, batch)
         return result
 
@@ -265,6 +265,10 @@ def summarize(report):
     report["ours_train_flops_per_image"] = flops / batch if flops else None
     report["train_flops_fraction_of_matmul_peak"] = (
         flops / train["seconds_per_step"] / report["matmul_flops_per_s"] if flops else None)
+    realnvp = measurements.get("realnvp_train", {})
+    report["realnvp_train_flops_fraction_of_matmul_peak"] = (
+        realnvp["flops_per_step"] / realnvp["seconds_per_step"] / report["matmul_flops_per_s"]
+        if realnvp.get("flops_per_step") else None)
     report["ours_train_peak_rss_mb"] = train.get("peak_rss_mb")
     report["ours_eval_peak_rss_mb"] = measurements.get("ours_eval", {}).get("peak_rss_mb")
     report["ours_train_memory_breakdown_mb"] = train.get("memory_mb")

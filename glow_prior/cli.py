@@ -61,15 +61,22 @@ def _stderr_captured():
             written.append(capture.read().decode(errors="replace"))
 
 
-def start_tensorflow():
-    """Imports TensorFlow and initialises its devices, dropping the no-GPU start-up noise."""
+def _initialise(threads):
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    if threads:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    tf.config.list_physical_devices()
+
+
+def start_tensorflow(threads=0):
+    """Imports TensorFlow, limits its thread pools to `threads` (0: TensorFlow's default,
+    one per core) and initialises its devices, dropping the no-GPU start-up noise."""
     if os.environ.get("GLOW_PRIOR_TF_STARTUP_LOG") == "all" or _has_nvidia_device():
-        import tensorflow as tf  # pylint: disable=import-outside-toplevel
-        tf.config.list_physical_devices()
+        _initialise(threads)
         return
     with _stderr_captured() as captured:
-        import tensorflow as tf  # pylint: disable=import-outside-toplevel,reimported
-        tf.config.list_physical_devices()
+        _initialise(threads)
     for line in captured().splitlines(keepends=True):
         if not any(noise in line for noise in NO_GPU_STARTUP_NOISE):
             sys.stderr.write(line)
@@ -84,7 +91,8 @@ def user_error(message):
 class App:
     """A binary: its usage text, flag sections (attribute name -> Config class), what runs
     after parsing (`run(args) -> exit status or None`), cross-section checks
-    (`check(args)` raising InputError) and whether it needs TensorFlow."""
+    (`check(args)` raising InputError) and whether it needs TensorFlow. A section with a
+    `threads` setting (the threads_option) sizes TensorFlow's thread pools."""
 
     name: str
     doc: str
@@ -117,7 +125,8 @@ class App:
             return user_error(f"{error}\n(run {self.name} --helpfull for the flags)")
         flags.FLAGS.mark_as_parsed()  # libraries reading absl's global flags see defaults
         if self.tensorflow:
-            start_tensorflow()
+            start_tensorflow(max((getattr(section, "threads", 0) for section in
+                                  vars(args).values()), default=0))
         try:
             return self.run(args) or 0
         except GlowPriorError as error:

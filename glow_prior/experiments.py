@@ -3,17 +3,20 @@
 An experiment is a list of runs; each run is a training binary with a flagfile from
 configs/<cpu|paper>/<experiment>/<run>.cfg, followed by evaluate_ood. `reproduce` executes
 exactly these commands (`python -m glow_prior.apps.<binary>`, the code a user runs by hand),
-each in its own process, and summarises every run's ood_report.json into
-OUTPUT_DIR/report.json, report.md and figures. While a run trains, its per-epoch lines and
-periodic progress lines (epoch, bits/dim, images/s, time left) are shown in the terminal,
-prefixed with the run's name; everything a command prints goes to OUTPUT_DIR/commands.log.
+each in its own process (several at once with --jobs), and summarises every run's
+ood_report.json into OUTPUT_DIR/report.json, report.md and figures. While a run trains, its
+per-epoch lines and periodic progress lines (epoch, bits/dim, images/s, time left) are
+shown in the terminal, prefixed with the run's name; everything a command prints goes to
+OUTPUT_DIR/logs/<run>.<train|evaluate>.log, and commands.log lists the commands.
 """
+import concurrent.futures
 import dataclasses
 import json
 import os
 import shlex
 import subprocess
 import sys
+import threading
 
 import numpy as np
 
@@ -254,28 +257,71 @@ def command_line(command):
     return " ".join(shlex.quote(c) for c in command)
 
 
-def execute(command, log_path, label):
-    """Runs `command`, appending its output to `log_path` and showing its progress lines
-    in the terminal as "[label] ..."; raises RunFailedError naming the command and log."""
-    print(f"[{label}] $ {command_line(command)}", flush=True)
-    with open(log_path, "a") as log:
-        log.write(f"$ {command_line(command)}\n")
-        log.flush()
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   text=True, bufsize=1)
-        last_lines = []
-        for line in process.stdout:
-            log.write(line)
+class Executor:
+    """Runs the commands of an experiment, `jobs` at a time (each TensorFlow process then
+    gets cores // jobs threads). A command's output goes to OUTPUT_DIR/logs/<name>.log and
+    its progress lines to the terminal as "[run] ..."; commands.log lists every command.
+    The first failure stops the others and raises RunFailedError naming the command and
+    its log."""
+
+    def __init__(self, output_dir, jobs=1):
+        self.output_dir = output_dir
+        self.jobs = max(1, int(jobs))
+        self.threads = max(1, (os.cpu_count() or 1) // self.jobs) if self.jobs > 1 else 0
+        self._lock = threading.Lock()
+        self._failed = threading.Event()
+        self._running = set()
+        os.makedirs(os.path.join(output_dir, "logs"), exist_ok=True)
+
+    def _say(self, text):
+        with self._lock:
+            print(text, flush=True)
+
+    def execute(self, command, label, log_name):
+        """Runs one command (see the class docstring)."""
+        if self._failed.is_set():
+            return
+        if self.threads:
+            command = [*command, f"--threads={self.threads}"]
+        log_path = os.path.join(self.output_dir, "logs", f"{log_name}.log")
+        with self._lock:
+            with open(os.path.join(self.output_dir, "commands.log"), "a") as f:
+                f.write(f"$ {command_line(command)}  # output: logs/{log_name}.log\n")
+        self._say(f"[{label}] $ {command_line(command)}")
+        with open(log_path, "a") as log:
+            log.write(f"$ {command_line(command)}\n")
             log.flush()
-            last_lines = (last_lines + [line.rstrip()])[-6:]
-            if line.startswith(SHOWN_PREFIXES):
-                print(f"[{label}] {line.rstrip()}", flush=True)
-        status = process.wait()
-    if status != 0:
-        tail = " | ".join(line for line in last_lines if line)
-        raise RunFailedError(f"run '{label}' failed (exit status {status}): "
-                             f"{command_line(command)}; its output is in {log_path} "
-                             f"(last lines: {tail})")
+            process = subprocess.Popen(command, stdout=subprocess.PIPE,
+                                       stderr=subprocess.STDOUT, text=True, bufsize=1)
+            with self._lock:
+                self._running.add(process)
+            last_lines = []
+            for line in process.stdout:
+                log.write(line)
+                log.flush()
+                last_lines = (last_lines + [line.rstrip()])[-6:]
+                if line.startswith(SHOWN_PREFIXES):
+                    self._say(f"[{label}] {line.rstrip()}")
+            status = process.wait()
+            with self._lock:
+                self._running.discard(process)
+        if status != 0 and not self._failed.is_set():
+            self._failed.set()
+            with self._lock:
+                for other in self._running:
+                    other.terminate()
+            tail = " | ".join(line for line in last_lines if line)
+            raise RunFailedError(f"run '{label}' failed (exit status {status}): "
+                                 f"{command_line(command)}; its output is in {log_path} "
+                                 f"(last lines: {tail})")
+
+    def execute_all(self, items):
+        """Runs [(command, label, log name)], `jobs` at a time; returns the commands."""
+        with concurrent.futures.ThreadPoolExecutor(self.jobs) as pool:
+            futures = [pool.submit(self.execute, *item) for item in items]
+            for future in futures:
+                future.result()
+        return [command for command, _, _ in items]
 
 
 def app_command(binary, *flags):
@@ -415,22 +461,17 @@ def markdown(payload):
 
 
 def reproduce(name, output_dir, config="cpu", data_dir=None, train_flags=(), eval_flags=(),
-              configs_dir=CONFIGS_DIR):
-    """Trains every run of experiment `name` (finished runs resume instantly), then
-    evaluates the evaluated ones, and summarises."""
+              configs_dir=CONFIGS_DIR, jobs=1):
+    """Trains every run of experiment `name` (finished runs resume instantly), `jobs` at a
+    time, then evaluates the evaluated ones, and summarises."""
     if name not in EXPERIMENTS:
         raise InputError(f"unknown experiment '{name}'; known: {sorted(EXPERIMENTS)}")
     experiment = EXPERIMENTS[name]
-    os.makedirs(output_dir, exist_ok=True)
-    log_path = os.path.join(output_dir, "commands.log")
+    executor = Executor(output_dir, jobs)
     planned = [(run, *run_commands(experiment, run, config, output_dir, data_dir, train_flags,
                                    eval_flags, configs_dir)) for run in experiment.runs]
-    commands = []
-    for run, train, _ in planned:
-        execute(train, log_path, run.name)
-        commands.append(train)
-    for run, _, evaluate in planned:
-        if evaluate is not None:
-            execute(evaluate, log_path, run.name)
-            commands.append(evaluate)
+    commands = executor.execute_all([(train, run.name, f"{run.name}.train")
+                                     for run, train, _ in planned])
+    commands += executor.execute_all([(evaluate, run.name, f"{run.name}.evaluate")
+                                      for run, _, evaluate in planned if evaluate is not None])
     return summarize(experiment, output_dir, config, commands)

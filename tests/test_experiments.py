@@ -30,16 +30,17 @@ def test_extra_flags_are_forwarded_losslessly():
 
 
 def test_a_failed_run_names_its_command_and_log(tmp_path):
-    """The child refuses --width=0 while parsing; --labels=1,7 reaches it as one flag."""
+    """The children refuse --width=0 while parsing; --labels=1,7 reaches them as one flag;
+    the first failure stops the runs started beside it."""
     result = run_binary("reproduce", "--experiment=fmnist17_mnist", f"--output_dir={tmp_path}",
-                        "--train_flags=--labels=1,7 --width=0")
+                        "--train_flags=--labels=1,7 --width=0", "--jobs=2")
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    log = tmp_path / "commands.log"
-    assert f"run 'uni' failed (exit status 2)" in result.stderr
-    assert f"its output is in {log}" in result.stderr
+    assert "failed (exit status 2)" in result.stderr
+    failed = result.stderr.split("run '")[1].split("'")[0]
+    assert f"its output is in {tmp_path / 'logs' / (failed + '.train.log')}" in result.stderr
     assert "flag --width=0: must be >= 1" in result.stderr  # the child's own message
-    logged = log.read_text().splitlines()[0]
-    assert "--labels=1,7" in shlex.split(logged[2:])
+    logged = (tmp_path / "commands.log").read_text().splitlines()[0].split("  # ")[0]
+    assert "--labels=1,7" in shlex.split(logged[2:]) and "--threads=1" in logged
 
 
 @pytest.mark.slow

@@ -26,6 +26,7 @@ import sys
 
 from glow_prior import cli
 from glow_prior.config import Config, option
+from glow_prior.config.common import threads_option
 from glow_prior.errors import InputError
 
 
@@ -54,6 +55,7 @@ class EvaluateOptions(Config):
     regret_steps: int = option(100, "Likelihood regret: Adam steps re-optimising the "
                                "encoder per input.", lower=1)
     regret_lr: float = option(1e-4, "Likelihood regret: Adam learning rate.", lower=0.0)
+    threads: int = threads_option()
 
 
 def run(args):

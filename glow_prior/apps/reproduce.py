@@ -29,6 +29,9 @@ class ReproduceOptions(Config):
                               "shell-quoted, e.g. \"--epochs=1 --labels=1,7\".")
     eval_flags: str = option("", "Extra flags for every evaluate_ood run, likewise.")
     configs_dir: str = option(experiments.CONFIGS_DIR, "Folder with cpu/ and paper/.")
+    jobs: int = option(0, "Commands run at once, each with cores // jobs TensorFlow threads "
+                       "(0: one per core; small models train faster in parallel than one "
+                       "at a time on all cores).", lower=0)
 
 
 def run(args):
@@ -43,7 +46,7 @@ def run(args):
     report = experiments.reproduce(
         options.experiment, output_dir, options.config, options.data_dir,
         experiments.split_flags(options.train_flags, "--train_flags"), eval_flags,
-        options.configs_dir)
+        options.configs_dir, options.jobs or os.cpu_count() or 1)
     print(experiments.markdown(report))
     print(f"Report: {os.path.join(output_dir, 'report.md')}")
 

@@ -8,3 +8,9 @@ def seed_option(flag=None):
 
 def n_bits_option():
     return option(8, "Bits per pixel.", lower=1, upper=8)
+
+
+def threads_option():
+    return option(0, "TensorFlow's intra- and inter-op threads (0: one per core). reproduce "
+                  "runs several trainings at once with 1 thread each, which uses small "
+                  "models' cores better than one run with all of them.", lower=0)

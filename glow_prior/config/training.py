@@ -1,7 +1,7 @@
 """Optimisation, objective and run-control settings of the training binaries."""
 import dataclasses
 
-from glow_prior.config.common import seed_option
+from glow_prior.config.common import seed_option, threads_option
 from glow_prior.config.data import check_image_set_name
 from glow_prior.config.fields import Config, check, option
 from glow_prior.errors import InputError
@@ -96,3 +96,4 @@ class RunConfig(Config):
                                   "record on resume (e.g. lr), recorded in its history.")
     progress_secs: float = option(30.0, "Without a terminal, print a progress line this "
                                   "often (seconds).", lower=0.0)
+    threads: int = threads_option()
