@@ -39,8 +39,15 @@ from tensorflow.python.profiler import model_analyzer, option_builder
 
 from glow_prior import evaluation
 from glow_prior.batches import TrainData
-from glow_prior.config import (DataConfig, GlowConfig, PriorConfig, RealNVPConfig, RunConfig,
-                               RunSpec, TrainConfig)
+from glow_prior.config import (
+    DataConfig,
+    GlowConfig,
+    PriorConfig,
+    RealNVPConfig,
+    RunConfig,
+    RunSpec,
+    TrainConfig,
+)
 from glow_prior.config.benchmark import MEASUREMENTS
 from glow_prior.config.fields import parse_flags
 from glow_prior.config.run import training_sections

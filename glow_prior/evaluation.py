@@ -141,8 +141,8 @@ def evaluate_run(model, train, test, ood_sets, output_dir, batch_size=256, seed=
                              bool(options.ensemble))
     conditional = model.conditional
     sets = {"train": _subset(train, n_eval, seed), "test": _subset(test, n_eval, seed + 1)}
-    for index, (name, data) in enumerate(ood_sets.items()):
-        sets[name] = _subset(data, n_eval, seed + 2 + index)
+    for index, (name, ood) in enumerate(ood_sets.items()):
+        sets[name] = _subset(ood, n_eval, seed + 2 + index)
 
     def stats_of(m, x, y):
         return statistics(m, x, batch_size, seed, dequantize, y if conditional else None)

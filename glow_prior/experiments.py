@@ -475,3 +475,51 @@ def reproduce(name, output_dir, config="cpu", data_dir=None, train_flags=(), eva
     commands += executor.execute_all([(evaluate, run.name, f"{run.name}.evaluate")
                                       for run, _, evaluate in planned if evaluate is not None])
     return summarize(experiment, output_dir, config, commands)
+
+
+SEED_KEYS = ("in_mean_log_likelihood", "ood_mean_log_likelihood", "ood_mean_nll", "auroc")
+
+
+def seed_summary(name, payloads):
+    """Mean and standard deviation (ddof 1) over seeds of each run's headline numbers:
+    {run: {key: {"mean", "std", "values"}}} from {seed: report payload}."""
+    runs = next(iter(payloads.values()))["results"]
+    summary = {}
+    for run in runs:
+        summary[run] = {}
+        for key in SEED_KEYS:
+            values = [payload["results"][run][key] for payload in payloads.values()]
+            summary[run][key] = {"mean": float(np.mean(values)),
+                                 "std": float(np.std(values, ddof=1)) if len(values) > 1
+                                 else 0.0, "values": values}
+    return {"experiment": name, "seeds": list(payloads), "summary": summary,
+            "paper": EXPERIMENTS[name].paper}
+
+
+def seed_markdown(report):
+    lines = [f"# {report['experiment']}: mean +- standard deviation over seeds "
+             f"{', '.join(map(str, report['seeds']))}", "",
+             "| run | in mean LL | OOD mean LL | OOD mean NLL | AUROC | paper |",
+             "|---|---|---|---|---|---|"]
+    for run, values in report["summary"].items():
+        cells = [f"{values[k]['mean']:.2f} +- {values[k]['std']:.2f}" for k in SEED_KEYS[:3]]
+        cells.append(f"{values['auroc']['mean']:.3f} +- {values['auroc']['std']:.3f}")
+        paper = ", ".join(f"{k} {v}" for k, v in report["paper"].get(run, {}).items()) or "-"
+        lines.append(f"| {run} | " + " | ".join(cells) + f" | {paper} |")
+    return "\n".join(lines + [""])
+
+
+def reproduce_seeds(name, output_dir, seeds, config="cpu", data_dir=None, train_flags=(),
+                    eval_flags=(), configs_dir=CONFIGS_DIR, jobs=1):
+    """The experiment once per seed (seed 0 in output_dir itself, seed s in
+    output_dir_seed<s>, each with --seed=s), then seeds_report.json/.md in output_dir."""
+    payloads = {}
+    for seed in seeds:
+        directory = output_dir if seed == 0 else f"{output_dir}_seed{seed}"
+        flags = [*train_flags] + ([f"--seed={seed}"] if seed else [])
+        payloads[seed] = reproduce(name, directory, config, data_dir, flags, eval_flags,
+                                   configs_dir, jobs)
+    report = seed_summary(name, payloads)
+    files.write_json(os.path.join(output_dir, "seeds_report.json"), report)
+    files.write_text(os.path.join(output_dir, "seeds_report.md"), seed_markdown(report))
+    return report

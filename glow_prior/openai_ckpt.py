@@ -1,11 +1,12 @@
 """Import of TF1 checkpoints written by openai/glow's train.py (tf.train.Saver, no meta graph).
 
 Our variables carry OpenAI's names (docs/openai_glow.md, "Variable names"), so the map is
-the identity on names (glow_prior.weights.assign_by_name): `model/0/3/f1/l_1/W` in the checkpoint is the variable
-of that name in our model, with the same shape and the same (OpenAI) parameterisation:
-logs scaled by 1/3, edge-padding input channel last, W[in, out], interleaved coupling and
-split-prior outputs, halves in the top prior. Polyak shadows (`<name>/ExponentialMovingAverage`)
-can be imported instead of the raw weights; optimizer slots (`Variable_*`) are ignored.
+the identity on names (glow_prior.weights.assign_by_name): `model/0/3/f1/l_1/W` in the
+checkpoint is the variable of that name in our model, with the same shape and the same
+(OpenAI) parameterisation: logs scaled by 1/3, edge-padding input channel last, W[in, out],
+interleaved coupling and split-prior outputs, halves in the top prior. Polyak shadows
+(`<name>/ExponentialMovingAverage`) can be imported instead of the raw weights; optimizer
+slots (`Variable_*`) are ignored.
 
 What the checkpoint fixes (depth, levels, width, permutation, coupling, learntop, ycond,
 image channels) is inferred from the variable names and shapes and cross-checked against

@@ -142,16 +142,23 @@ def labelled_rows(rows, path, standardize=True, title=""):
     return _save(figure, path)
 
 
+def _panel_grid(count, max_columns, panel_size):
+    """A figure with `count` panels in rows of at most `max_columns`; returns (figure,
+    the panels' axes in order), unused panels hidden."""
+    columns = min(count, max_columns)
+    rows = int(math.ceil(count / columns))
+    figure, axes = plt.subplots(rows, columns, squeeze=False,
+                                figsize=(panel_size[0] * columns, panel_size[1] * rows))
+    for ax in axes.ravel()[count:]:
+        ax.axis("off")
+    return figure, axes.ravel()[:count]
+
+
 def histogram_panels(panels, path, title="", bins=60):
     """One panel of overlaid log-likelihood histograms per run (Kamoi et al. Figures 4 and
     8, Kirichenko et al. Figure 16): `panels` = {run: {set label: values}}."""
-    columns = min(len(panels), 4)
-    rows = int(math.ceil(len(panels) / columns))
-    figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.2 * rows),
-                                squeeze=False)
-    for ax in axes.ravel()[len(panels):]:
-        ax.axis("off")
-    for ax, (name, values) in zip(axes.ravel(), panels.items()):
+    figure, axes = _panel_grid(len(panels), 4, (4.2, 3.2))
+    for ax, (name, values) in zip(axes, panels.items()):
         finite = {k: np.asarray(v)[np.isfinite(v)] for k, v in values.items()}
         everything = np.concatenate([v for v in finite.values() if v.size])
         low, high = np.percentile(everything, [0.5, 100])
@@ -169,13 +176,8 @@ def histogram_panels(panels, path, title="", bins=60):
 def roc_curves(curves, path, title=""):
     """One panel per OOD set with the ROC curve of every score: `curves` =
     {ood set: {score: (false positive rates, true positive rates)}}."""
-    columns = min(len(curves), 3)
-    rows = int(math.ceil(len(curves) / columns))
-    figure, axes = plt.subplots(rows, columns, figsize=(4.6 * columns, 4.2 * rows),
-                                squeeze=False)
-    for ax in axes.ravel()[len(curves):]:
-        ax.axis("off")
-    for ax, (ood, by_score) in zip(axes.ravel(), curves.items()):
+    figure, axes = _panel_grid(len(curves), 3, (4.6, 4.2))
+    for ax, (ood, by_score) in zip(axes, curves.items()):
         for name, (fpr, tpr) in by_score.items():
             ax.plot(fpr, tpr, label=name, linewidth=1)
         ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=0.8)

@@ -11,12 +11,31 @@ import pytest
 from absl import flags
 
 from glow_prior import experiments
-from glow_prior.apps import (benchmark, evaluate_ood, export_savedmodel,
-                             import_openai_checkpoint, prepare_data, reproduce, score,
-                             train_glow, train_realnvp, train_tabular, train_vae, visualize)
-from glow_prior.config import (ARCHITECTURES, Config, DataConfig, GlowConfig, PriorConfig,
-                               RunSpec, TabularDataConfig, TrainConfig)
-from glow_prior.config import fields
+from glow_prior.apps import (
+    benchmark,
+    evaluate_ood,
+    export_savedmodel,
+    import_openai_checkpoint,
+    prepare_data,
+    reproduce,
+    score,
+    train_glow,
+    train_realnvp,
+    train_tabular,
+    train_vae,
+    visualize,
+)
+from glow_prior.config import (
+    ARCHITECTURES,
+    Config,
+    DataConfig,
+    GlowConfig,
+    PriorConfig,
+    RunSpec,
+    TabularDataConfig,
+    TrainConfig,
+    fields,
+)
 from glow_prior.errors import InputError
 from tests.conftest import REPO
 

@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 
 from glow_prior import evaluation
+from glow_prior.config import PriorConfig, TabularFlowConfig
 from glow_prior.data.tabular import VectorSet
-from glow_prior.config import TabularFlowConfig
 from glow_prior.models.tabular import build_tabular
-from glow_prior.config import PriorConfig
 from glow_prior.priors import build_prior
 
 

@@ -104,3 +104,16 @@ def test_cifar04_svhn_pipeline_with_mock_data(tmp_path):
     assert set(report["results"]) == {"uni", "multi"}
     assert RESULT_KEYS <= set(report["results"]["multi"])
     assert (tmp_path / "report.md").exists()
+
+
+def test_seed_summary_by_hand():
+    payloads = {seed: {"results": {"uni": {"in_mean_log_likelihood": ll,
+                                           "ood_mean_log_likelihood": ll - 10.0,
+                                           "ood_mean_nll": 10.0 - ll, "auroc": auroc}}}
+                for seed, ll, auroc in ((0, -100.0, 0.6), (1, -104.0, 0.7), (2, -102.0, 0.8))}
+    report = experiments.seed_summary("fmnist17_mnist", payloads)
+    entry = report["summary"]["uni"]
+    assert entry["in_mean_log_likelihood"]["mean"] == pytest.approx(-102.0)
+    assert entry["in_mean_log_likelihood"]["std"] == pytest.approx(2.0)  # ddof 1
+    assert entry["auroc"]["std"] == pytest.approx(0.1)
+    assert "| uni | -102.00 +- 2.00 |" in experiments.seed_markdown(report)

@@ -8,8 +8,16 @@ import pytest
 import tensorflow as tf
 
 from glow_prior import export
-from glow_prior.config import (DataConfig, GlowConfig, PriorConfig, RunSpec,
-                               TabularDataConfig, TabularFlowConfig, TrainConfig, VAEConfig)
+from glow_prior.config import (
+    DataConfig,
+    GlowConfig,
+    PriorConfig,
+    RunSpec,
+    TabularDataConfig,
+    TabularFlowConfig,
+    TrainConfig,
+    VAEConfig,
+)
 from glow_prior.models.registry import build_model
 from tests.bijectors.test_glow_bijectors import randomize
 
@@ -51,7 +59,8 @@ for name in sys.argv[2:]:
                                           temperature=tf.constant(0.5))["samples"]
     out["sample_shape"] = list(samples.shape)
     results[name] = out
-results["modules"] = sorted(m for m in sys.modules if m.startswith(("glow_prior", "tensorflow_probability")))
+results["modules"] = sorted(m for m in sys.modules
+                            if m.startswith(("glow_prior", "tensorflow_probability")))
 print(json.dumps(results))
 """
 

@@ -5,8 +5,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from glow_prior.config import (PriorConfig, RunSpec, TabularDataConfig, TabularFlowConfig,
-                               TrainConfig)
+from glow_prior.config import (
+    PriorConfig,
+    RunSpec,
+    TabularDataConfig,
+    TabularFlowConfig,
+    TrainConfig,
+)
 from glow_prior.models.registry import build_model
 from glow_prior.objectives import MaximumLikelihood, NegativeTraining, bits_per_dim
 

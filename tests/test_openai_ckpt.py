@@ -15,10 +15,9 @@ import pytest
 import tensorflow as tf
 
 from glow_prior import openai_ckpt
+from glow_prior.config import GlowConfig, PriorConfig
 from glow_prior.errors import CheckpointError
-from glow_prior.config import GlowConfig
 from glow_prior.models.glow import build_glow
-from glow_prior.config import PriorConfig
 from glow_prior.priors import build_prior
 from tests import openai_reference
 from tests.conftest import OPENAI_FIXTURE

@@ -15,8 +15,15 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import OneClassSVM
 
 from glow_prior import evaluation, scores
-from glow_prior.config import (DataConfig, GlowConfig, PriorConfig, RealNVPConfig, RunSpec,
-                               TrainConfig, VAEConfig)
+from glow_prior.config import (
+    DataConfig,
+    GlowConfig,
+    PriorConfig,
+    RealNVPConfig,
+    RunSpec,
+    TrainConfig,
+    VAEConfig,
+)
 from glow_prior.data import preprocess
 from glow_prior.data.sources import ImageSet
 from glow_prior.errors import InputError

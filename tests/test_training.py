@@ -11,10 +11,8 @@ import tensorflow as tf
 
 from glow_prior import training
 from glow_prior.batches import BatchStream, TrainData, perturb_pixels
-from glow_prior.config import (DataConfig, GlowConfig, PriorConfig, RunConfig, RunSpec,
-                               TrainConfig)
-from glow_prior.errors import (CheckpointError, InputError, NonFiniteLossError,
-                               RunDirError)
+from glow_prior.config import DataConfig, GlowConfig, PriorConfig, RunConfig, RunSpec, TrainConfig
+from glow_prior.errors import CheckpointError, InputError, NonFiniteLossError, RunDirError
 from glow_prior.models.registry import load_model
 from glow_prior.objectives import MaximumLikelihood
 from glow_prior.optim import WarmupSchedule

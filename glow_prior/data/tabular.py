@@ -29,6 +29,7 @@ from glow_prior.config.data import TABULAR_DATASETS as DATASETS
 from glow_prior.data import synthetic
 from glow_prior.errors import DataUnavailableError, InputError
 
+
 @dataclasses.dataclass
 class VectorSet:
     x: np.ndarray

@@ -27,7 +27,7 @@ import tensorflow_probability as tfp
 from glow_prior.bijectors.multiscale import MultiScaleFlow
 from glow_prior.data import preprocess
 from glow_prior.errors import InputError
-from glow_prior.models.base import (COMPONENTS, FLOW_TERMS, IMAGES, LEVELS, DensityModel)
+from glow_prior.models.base import COMPONENTS, FLOW_TERMS, IMAGES, LEVELS, DensityModel
 
 tfb = tfp.bijectors
 tfd = tfp.distributions

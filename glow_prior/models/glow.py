@@ -27,8 +27,7 @@ from glow_prior.bijectors.conditioners import GlowCouplingNet
 from glow_prior.bijectors.couplings import ChannelHalves, Coupling, Shift, SigmoidScale
 from glow_prior.bijectors.layers import LinearZeros
 from glow_prior.bijectors.multiscale import MultiScaleFlow, SplitLevel, TopLatent
-from glow_prior.bijectors.permutations import (Invertible1x1Conv, ReverseChannels,
-                                               ShuffleChannels)
+from glow_prior.bijectors.permutations import Invertible1x1Conv, ReverseChannels, ShuffleChannels
 from glow_prior.bijectors.squeeze import Squeeze
 from glow_prior.errors import InputError
 from glow_prior.models.flow_model import FlowModel

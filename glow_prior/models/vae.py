@@ -14,8 +14,9 @@ normalisation and ReLU, and a last stride-2 one to 32x32x(256x3) logits.
 The tables list paddings that do not give these sizes (and Table 3 repeats Table 2's
 reshape); we use 'same' padding throughout (the one 'valid' layer maps 1x1 to 4x4), which
 yields exactly 28x28 / 32x32. Stride-1 'same' transposed convolutions are computed as
-ordinary convolutions (the same family of maps, a flipped kernel), twice as fast on CPU. Where the tables are silent we chose: ReLU also in the encoder,
-ReLU after the decoder's dense layer, no activation on the logits.
+ordinary convolutions (the same family of maps, a flipped kernel), twice as fast on CPU.
+Where the tables are silent we chose: ReLU also in the encoder, ReLU after the decoder's
+dense layer, no activation on the logits.
 
 Likelihood: each subpixel is an independent 256-way categorical (softmax over the logits),
 so log p(x|z) is of the discrete image, in nats, comparable with the flows' log-likelihoods.

@@ -6,6 +6,7 @@ in float64 from a float32 Jacobian of a D=32 map; entries carry ~1e-7 relative e
 moves slogdet by ~D * 1e-6, so 1e-3 absolute on values of order 1-10 is a safe bound.
 """
 import functools
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -14,12 +15,15 @@ from glow_prior.bijectors.actnorm import ActNorm
 from glow_prior.bijectors.base import FlowContext
 from glow_prior.bijectors.conditioners import GlowCouplingNet
 from glow_prior.bijectors.couplings import ChannelHalves, Coupling, Shift, SigmoidScale
-from glow_prior.bijectors.permutations import (AxisInvertible1x1Conv, Invertible1x1Conv,
-                                               ReverseChannels, ShuffleChannels)
+from glow_prior.bijectors.permutations import (
+    AxisInvertible1x1Conv,
+    Invertible1x1Conv,
+    ReverseChannels,
+    ShuffleChannels,
+)
 from glow_prior.bijectors.squeeze import Squeeze, squeeze2d, unsqueeze2d
-from glow_prior.config import GlowConfig
+from glow_prior.config import GlowConfig, PriorConfig
 from glow_prior.models.glow import build_glow
-from glow_prior.config import PriorConfig
 from glow_prior.priors import build_prior
 
 RNG = np.random.RandomState(0)

@@ -1,8 +1,12 @@
 import numpy as np
 import pytest
 
-from glow_prior.data.selection import (ImageClusters, filter_labels, keep_label_clusters,
-                                       random_subset)
+from glow_prior.data.selection import (
+    ImageClusters,
+    filter_labels,
+    keep_label_clusters,
+    random_subset,
+)
 from glow_prior.data.sources import ImageSet
 
 

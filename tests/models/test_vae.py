@@ -8,9 +8,8 @@ import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from glow_prior.config import VAEConfig
+from glow_prior.config import PriorConfig, VAEConfig
 from glow_prior.models.vae import VAE, importance_log_likelihood
-from glow_prior.config import PriorConfig
 from glow_prior.priors import build_prior
 
 tfd = tfp.distributions
