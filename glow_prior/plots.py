@@ -87,10 +87,15 @@ def log_likelihood_contours(grid_x, grid_y, log_likelihood, points, path, title=
 
 
 def line_plot(series, path, xlabel, ylabel, title=""):
-    """{label: (x values, y values)} as lines with markers (e.g. Kamoi et al. Figure 6)."""
+    """{label: (x values, y values)} as lines with markers (e.g. Kamoi et al. Figure 6).
+    Values spanning more than an order of magnitude get a symmetric-log y axis, so that a
+    series of small values stays readable beside one of large values."""
     figure, axes = plt.subplots(figsize=(5, 3.5))
     for label, (xs, ys) in series.items():
         axes.plot(xs, ys, marker="o", label=label)
+    magnitudes = np.abs([y for _, ys in series.values() for y in ys])
+    if magnitudes.min() > 0 and magnitudes.max() / magnitudes.min() > 10:
+        axes.set_yscale("symlog", linthresh=magnitudes.min())
     axes.set_xlabel(xlabel)
     axes.set_ylabel(ylabel)
     axes.set_title(title)
