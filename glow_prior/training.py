@@ -315,7 +315,10 @@ class Trainer:
                     print(self._progress_line(epoch, count, totals, rate, run_started,
                                               run_start_step), flush=True)
                     last_line = time.time()
-                if time.time() - last_save > self.config.checkpoint_secs:
+                # The epoch's last step is checkpointed after its log line (below): a
+                # checkpoint of a finished epoch written before that line would, if the
+                # process died in between, resume past an epoch that was never logged.
+                if count < its and time.time() - last_save > self.config.checkpoint_secs:
                     self._save({"totals": totals, "count": count})
                     last_save = time.time()
             bar.close()

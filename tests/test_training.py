@@ -92,6 +92,26 @@ def test_resume_continues_without_reinitialising(tmp_path, monkeypatch):
     assert [r["epoch"] for r in lines(tmp_path / "train.txt")] == [1, 2]
 
 
+def test_a_finished_epoch_is_checkpointed_only_after_its_log_line(tmp_path, monkeypatch):
+    """With mid-epoch checkpoints after every step, the epoch's last step is not saved as a
+    mid-epoch state: a kill between that save and the log line would lose the line."""
+    trainer = make_trainer(tmp_path, make_spec(epochs=2, checkpoint_secs=0.0))
+    its, saves = trainer.stream.its_per_epoch, []
+    save = trainer._save  # pylint: disable=protected-access
+
+    def recording_save(state):
+        logged = len(lines(tmp_path / "train.txt")) if os.path.exists(tmp_path / "train.txt") \
+            else 0
+        saves.append((trainer.global_step(), bool(state), logged))
+        return save(state)
+
+    monkeypatch.setattr(trainer, "_save", recording_save)
+    trainer.run()
+    assert [s for s in saves if s[1]] == [(step, True, step // its) for step in range(1, 2 * its)
+                                          if step % its]
+    assert [s for s in saves if not s[1] and s[0]] == [(its, False, 1), (2 * its, False, 2)]
+
+
 @pytest.mark.parametrize("changed,flag", [
     (dict(data=DataConfig(labels=(0, 2))), "--labels: (0, 1) in the run directory, (0, 2) now"),
     (dict(data=DataConfig(labels=(0, 1), subset=64)), "--subset: 0 in the run directory, 64"),
