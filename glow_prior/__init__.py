@@ -1,5 +1,9 @@
 """glow_prior: Glow, RealNVP and VAEs with mixture priors for out-of-distribution studies.
 
+The Python API is `glow_prior.load(logdir)` (a trained run's model, a TFP distribution) and
+`glow_prior.train(model, logdir, **flags)`; both import TensorFlow when first called, so
+`import glow_prior` stays light (the binaries parse their flags before TensorFlow loads).
+
 Importing the package sets three TensorFlow runtime defaults (each only if the variable is
 unset, and only effective when glow_prior is imported before TensorFlow):
 
@@ -16,3 +20,16 @@ RUNTIME_DEFAULTS = {"TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "1",
 
 for _name, _value in RUNTIME_DEFAULTS.items():
     os.environ.setdefault(_name, _value)
+
+
+def load(logdir, use_polyak=False, dtype="float32"):
+    """The trained model of a run directory as a TFP distribution; see glow_prior.api.load."""
+    from glow_prior import api  # pylint: disable=import-outside-toplevel
+    return api.load(logdir, use_polyak=use_polyak, dtype=dtype)
+
+
+def train(model, logdir, show_progress=True, **settings):
+    """Trains `model` ("glow", "realnvp", "vae", "tabular") into `logdir` with the
+    binary's flags as keywords; see glow_prior.api.train."""
+    from glow_prior import api  # pylint: disable=import-outside-toplevel
+    return api.train(model, logdir, show_progress=show_progress, **settings)

@@ -15,30 +15,59 @@ from glow_prior.data import preprocess
 from glow_prior.errors import InputError
 
 
+@dataclasses.dataclass(frozen=True)
+class Batch:
+    """What one training batch carries (tensors with one batch axis; None when absent):
+
+    x: uint8 images or float vectors; labels: class labels (class-conditional models);
+    components: each example's assigned prior component (mixture-prior training);
+    noise: x's dequantisation noise; negatives / negative_noise: OOD examples of negative
+    training and their noise.
+
+    Through tf.data and tf.distribute a batch travels as a dict of its present fields
+    (`as_mapping` / `from_mapping`); unknown keys are refused, so a misspelt field cannot
+    silently drop out of training."""
+
+    x: object
+    labels: object = None
+    components: object = None
+    noise: object = None
+    negatives: object = None
+    negative_noise: object = None
+
+    def as_mapping(self):
+        return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)
+                if getattr(self, field.name) is not None}
+
+    @classmethod
+    def from_mapping(cls, mapping):
+        unknown = sorted(set(mapping) - set(BATCH_FIELDS))
+        if unknown:
+            raise InputError(f"batch fields {unknown} are unknown; a batch has "
+                             f"{', '.join(BATCH_FIELDS)}")
+        return cls(**mapping)
+
+
+BATCH_FIELDS = tuple(field.name for field in dataclasses.fields(Batch))
+# Inputs that get dequantisation noise in the batch, and the field the noise goes to.
+NOISE_FIELDS = {"x": "noise", "negatives": "negative_noise"}
+
+
 @dataclasses.dataclass
 class TrainData:
-    """Training examples: `x` (uint8 images or float vectors), optional labels `y`, prior
-    components `component`, and `extra` arrays aligned with x (e.g. x_ood)."""
+    """Training examples as numpy arrays aligned with x: the Batch fields x, labels,
+    components and negatives (the noise fields are drawn per batch)."""
 
     x: np.ndarray
-    y: np.ndarray = None
-    component: np.ndarray = None
-    extra: dict = dataclasses.field(default_factory=dict)
+    labels: np.ndarray = None
+    components: np.ndarray = None
+    negatives: np.ndarray = None
 
     def arrays(self):
-        arrays = {"x": self.x, **self.extra}
-        if self.y is not None:
-            arrays["y"] = self.y
-        if self.component is not None:
-            arrays["component"] = self.component
-        return arrays
+        return Batch(**dataclasses.asdict(self)).as_mapping()
 
     def __len__(self):
         return len(self.x)
-
-
-# Inputs that get dequantisation noise in the batch, and the key the noise goes to.
-NOISE_KEYS = {"x": "noise", "x_ood": "noise_ood"}
 
 
 def perturb_pixels(x_uint8, rate, seed):
@@ -77,17 +106,18 @@ class BatchStream:
             batch["x"] = perturb_pixels(batch["x"], self.perturbation_rate,
                                         tf.random.experimental.stateless_fold_in(seed, 99))
         if self.noise_fn is not None:
-            for index, (key, noise_key) in enumerate(NOISE_KEYS.items()):
+            for index, (key, noise_key) in enumerate(NOISE_FIELDS.items()):
                 if key in batch:
                     noise_seed = tf.random.experimental.stateless_fold_in(seed, index + 1)
                     batch[noise_key] = self.noise_fn(batch[key], noise_seed)
         return batch
 
     def init_batch(self, size):
-        """The data-dependent init's batch: `size` examples drawn with (seed, 10**6)."""
+        """The data-dependent init's Batch: `size` examples drawn with (seed, 10**6)."""
         n_init = min(size, self.n)
         rng = np.random.default_rng([self.seed, 10 ** 6])
-        return self.batch(-1, tf.constant(rng.choice(self.n, n_init, replace=False)))
+        return Batch.from_mapping(self.batch(
+            -1, tf.constant(rng.choice(self.n, n_init, replace=False))))
 
     def dataset(self, epoch, skip=0):
         """Global batches of `epoch` (1-based), starting after `skip` batches."""

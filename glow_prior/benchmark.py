@@ -86,7 +86,7 @@ def _trainer(model, architecture, batch, xla, logdir):
     trainer = Trainer(spec, RunDir(logdir), TrainData(_images(shape, 4 * batch)),
                       RunConfig(logdir=logdir), MaximumLikelihood(),
                       tf.distribute.get_strategy(), show_progress=False)
-    trainer.model.initialize_from_batch(trainer.stream.init_batch(batch))
+    trainer.model.initialize(trainer.stream.init_batch(batch))
     return trainer
 
 

@@ -44,52 +44,50 @@ def check_inputs(model, x, y=None, what="inputs"):
         raise InputError(f"this model is class-conditional: {what} need labels 'y'")
 
 
-def score(model, x, batch_size, seed=0, dequantize=True, y=None):
-    """Per-example log-likelihoods of `x` under `model`, in batches.
+def batch_seed(model, seed, start, dequantize=True):
+    """The seed the batch starting at example `start` is scored with: for flows of images,
+    (seed, start) for its dequantisation noise, or None (no noise) without dequantize;
+    other models (the VAE's importance sampling, whose draws are the same for every
+    example) get (seed, 0) for every batch."""
+    if model.dequantized:
+        return tf.constant([seed, start], tf.int64) if dequantize else None
+    return tf.constant([seed, 0], tf.int64)
 
-    With dequantize=True, the batch starting at example i gets uniform noise from the
-    stateless seed (seed, i): the same seed and batch size give the same numbers. `y`
-    (labels) is needed only by class-conditional models.
-    """
-    scorer = model.compiled("score")
+
+def batched(model, method, x, batch_size, seed=0, dequantize=True, y=None):
+    """[model.<method>(batch, seed=..., labels=...) as numpy] over x in batches (compiled
+    once per model; seeds as in batch_seed). `y` (labels) is needed only by
+    class-conditional models."""
+    function = model.compiled(method)
     results = []
     for start in range(0, len(x), batch_size):
-        batch = tf.convert_to_tensor(x[start:start + batch_size])
-        labels = None if y is None else tf.convert_to_tensor(y[start:start + batch_size])
-        seed_pair = tf.constant([seed, start], tf.int64)
-        results.append(scorer(batch, seed_pair, dequantize, y=labels).numpy())
-    log_likelihood = np.concatenate(results) if results else np.zeros([0], np.float32)
+        kwargs = {"seed": batch_seed(model, seed, start, dequantize)}
+        if y is not None:
+            kwargs["labels"] = tf.convert_to_tensor(y[start:start + batch_size])
+        value = function(tf.convert_to_tensor(x[start:start + batch_size]), **kwargs)
+        results.append(tf.nest.map_structure(np.asarray, value))
+    return results
+
+
+def score(model, x, batch_size, seed=0, dequantize=True, y=None):
+    """Per-example log-likelihoods of `x` under `model`, in batches (see batch_seed: the
+    same seed and batch size give the same numbers)."""
+    parts = batched(model, "log_prob", x, batch_size, seed, dequantize, y)
+    log_likelihood = np.concatenate(parts) if parts else np.zeros([0], np.float32)
     return Scores(log_likelihood, bits_per_dim(log_likelihood, model.num_dims))
 
 
 def statistics(model, x, batch_size, seed=0, dequantize=True, y=None):
-    """{statistic: numpy array} of model.statistics over `x`, in batches; the batch starting
-    at example i gets dequantisation noise from the stateless seed (seed, i), as in score."""
-    compute = model.compiled("statistics")
-    parts = []
-    for start in range(0, len(x), batch_size):
-        labels = None if y is None else tf.convert_to_tensor(y[start:start + batch_size])
-        parts.append({k: v.numpy() for k, v in compute(
-            tf.convert_to_tensor(x[start:start + batch_size]),
-            tf.constant([seed, start], tf.int64), dequantize, y=labels).items()})
+    """{statistic: numpy array} of model.statistics over `x`, in batches (seeds as in
+    score)."""
+    parts = batched(model, "statistics", x, batch_size, seed, dequantize, y)
     return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
 
 
 def encode(model, x, batch_size, seed=0, dequantize=True, y=None):
-    """Latent codes of `x` (flows: z; VAEs: posterior means), in batches, as numpy."""
-    encoder = model.compiled("encode")
-    codes = []
-    for start in range(0, len(x), batch_size):
-        batch = tf.convert_to_tensor(x[start:start + batch_size])
-        kwargs = {}
-        if model.dequantized:
-            noise_seed = tf.constant([seed, start], tf.int64)
-            kwargs["noise"] = model.dequantization_noise(batch, noise_seed) if dequantize \
-                else None
-        if y is not None:
-            kwargs["y"] = tf.convert_to_tensor(y[start:start + batch_size])
-        codes.append(encoder(batch, **kwargs).numpy())
-    return np.concatenate(codes)
+    """Latent codes of `x` (flows: z, with noise as in score, or at the bins' centres
+    without dequantize; VAEs: posterior means), in batches, as numpy."""
+    return np.concatenate(batched(model, "encode", x, batch_size, seed, dequantize, y))
 
 
 def latent_coordinate(prior, z_ood):

@@ -49,7 +49,8 @@ class ExportModule(tf.Module):
     def __init__(self, model, seed=0):
         super().__init__(name="glow_prior_export")
         self.model = model
-        self._seed = tf.constant([seed, 0], tf.int64)
+        # Flows of images score without noise; the VAE's importance sampling uses `seed`.
+        self._seed = None if model.dequantized else tf.constant([seed, 0], tf.int64)
         spec = _input_spec(model)
         images = model.supports(IMAGES)
         self.log_prob = tf.function(self._log_prob, input_signature=[spec])
@@ -72,10 +73,10 @@ class ExportModule(tf.Module):
                 "bits_per_dim": bits_per_dim(log_likelihood, self.model.num_dims)}
 
     def _log_prob(self, images):
-        return self._result(self.model.score(images, self._seed, dequantize=False))
+        return self._result(self.model.log_prob(images, seed=self._seed))
 
     def _statistics(self, images):
-        return self.model.statistics(images, self._seed, dequantize=False)
+        return self.model.statistics(images, seed=self._seed)
 
     def _log_prob_float(self, images):
         if self.model.dequantized:
@@ -84,10 +85,10 @@ class ExportModule(tf.Module):
                               - self.model.discretization_nats)
             return self._result(log_likelihood)
         rounded = tf.cast(tf.clip_by_value(tf.round(images), 0, 255), tf.uint8)
-        return self._result(self.model.score(rounded, self._seed, dequantize=False))
+        return self._result(self.model.log_prob(rounded, seed=self._seed))
 
     def _per_component(self, images):
-        return {"log_likelihood": self.model.log_likelihood_per_component(images)}
+        return {"log_likelihood": self.model.log_prob_per_component(images, seed=self._seed)}
 
     def _encode(self, images):
         return {"latent": self.model.encode(images)}
@@ -96,8 +97,7 @@ class ExportModule(tf.Module):
         return {"images": self.model.decode(latent)}
 
     def _sample(self, count, seed, temperature):
-        # TFP's samplers take int32 seed pairs.
-        return {"samples": self.model.sample(count, tf.cast(seed, tf.int32), temperature)}
+        return {"samples": self.model.sample(count, seed=seed, temperature=temperature)}
 
     def signatures(self):
         names = ["log_prob", "log_prob_float", "log_prob_per_component", "statistics",

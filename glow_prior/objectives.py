@@ -23,6 +23,8 @@ import math
 
 import tensorflow as tf
 
+from glow_prior.batches import Batch
+
 
 def bits_per_dim(log_likelihood, num_dims):
     return -log_likelihood / (num_dims * math.log(2.0))
@@ -35,16 +37,14 @@ class MaximumLikelihood:
         self.weight_y = float(weight_y)
 
     def __call__(self, model, batch, seed):
-        y = batch.get("y")
-        log_likelihood = model.train_log_likelihood(batch["x"], seed, y=y,
-                                                    components=batch.get("component"),
-                                                    noise=batch.get("noise"))
+        """(loss, statistics) of a Batch under `model`."""
+        log_likelihood = model.train_log_likelihood(batch, seed)
         bits_x = bits_per_dim(log_likelihood, model.num_dims)
         loss = tf.reduce_mean(bits_x)
         stats = {"bits_x": tf.reduce_mean(bits_x)}
         if self.weight_y > 0 and getattr(model, "classifier", None) is not None:
-            logits = model.class_logits(batch["x"], batch.get("noise"), y)
-            labels = tf.cast(y, tf.int32)
+            logits = model.class_logits(batch)
+            labels = tf.cast(batch.labels, tf.int32)
             bits_y = tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits) / math.log(2.0)
             loss += self.weight_y * tf.reduce_mean(bits_y)
             stats["bits_y"] = tf.reduce_mean(bits_y)
@@ -56,18 +56,18 @@ class MaximumLikelihood:
 
 
 class NegativeTraining:
-    """Eq. 7 of Kirichenko et al.; batches carry in-distribution `x` and OOD `x_ood`."""
+    """Eq. 7 of Kirichenko et al.; batches carry in-distribution `x` and OOD `negatives`."""
 
     def __init__(self, threshold):
         self.threshold = float(threshold)
 
     def __call__(self, model, batch, seed):
+        """(loss, statistics) of a Batch with negatives under `model`."""
         in_seed, ood_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
-        ll_in = model.train_log_likelihood(batch["x"], in_seed,
-                                           components=batch.get("component"),
-                                           noise=batch.get("noise"))
-        ll_ood = model.train_log_likelihood(batch["x_ood"], ood_seed,
-                                            noise=batch.get("noise_ood"))
+        ll_in = model.train_log_likelihood(Batch(batch.x, components=batch.components,
+                                                 noise=batch.noise), in_seed)
+        ll_ood = model.train_log_likelihood(Batch(batch.negatives,
+                                                  noise=batch.negative_noise), ood_seed)
         bits_in = bits_per_dim(ll_in, model.num_dims)
         bits_ood = bits_per_dim(ll_ood, model.num_dims)
         above = tf.cast(ll_ood > self.threshold, bits_ood.dtype)

@@ -26,6 +26,7 @@ import tensorflow_probability as tfp
 from glow_prior.config.prior import KINDS, LAYOUTS, parse_label_map
 from glow_prior.data.selection import ImageClusters
 from glow_prior.errors import InputError
+from glow_prior.seeds import tfp_seed
 
 tfd = tfp.distributions
 
@@ -68,7 +69,10 @@ def component_means(layout, n_components, distance, latent_size, explicit=None):
 
 
 class Prior(tf.Module):
-    """A standard normal or a uniform, fixed mixture over a flat latent of size D."""
+    """A standard normal or a uniform, fixed mixture over a flat latent of size D.
+
+    Every method computes in the dtype of the latent it is given (float32 or float64).
+    """
 
     def __init__(self, kind, means, beta=4.0):
         super().__init__(name="prior")
@@ -82,8 +86,6 @@ class Prior(tf.Module):
         self.n_components, self.latent_size = means.shape
         self.beta = float(beta)
         self.scale = generalized_normal_scale(beta) if self._generalized else 1.0
-        self.distribution = self._mixture() if self.n_components > 1 else \
-            self.component(self.means[0])
 
     @property
     def _generalized(self):
@@ -91,37 +93,46 @@ class Prior(tf.Module):
 
     def component(self, loc):
         """The product density p_k with mean `loc` ([..., D]), as a TFP distribution."""
+        scale = tf.cast(self.scale, loc.dtype)
         if self._generalized:
-            base = tfd.GeneralizedNormal(loc=loc, scale=self.scale, power=self.beta)
+            base = tfd.GeneralizedNormal(loc=loc, scale=scale, power=tf.cast(self.beta,
+                                                                              loc.dtype))
         else:
-            base = tfd.Normal(loc=loc, scale=self.scale)
+            base = tfd.Normal(loc=loc, scale=scale)
         return tfd.Independent(base, reinterpreted_batch_ndims=1)
 
-    def _mixture(self):
-        logits = tf.zeros([self.n_components])
-        return tfd.MixtureSameFamily(tfd.Categorical(logits=logits), self.component(self.means))
+    def distribution(self, dtype=tf.float32):
+        """p(z) as a TFP distribution over [D] in `dtype`: the component itself for K = 1,
+        else the uniform MixtureSameFamily of the components."""
+        means = tf.cast(self.means, dtype)
+        if self.n_components == 1:
+            return self.component(means[0])
+        logits = tf.zeros([self.n_components], dtype)
+        return tfd.MixtureSameFamily(tfd.Categorical(logits=logits), self.component(means))
 
     def log_prob(self, z):
         """log p(z) under the uniform mixture (the test-time density), [B]."""
-        return self.distribution.log_prob(z)
+        return self.distribution(z.dtype).log_prob(z)
 
     def component_log_prob(self, z, components):
         """log p_k(z) with k = components[b] for each example, evaluating only that one."""
-        return self.component(tf.gather(self.means, components)).log_prob(z)
+        return self.component(tf.gather(tf.cast(self.means, z.dtype), components)).log_prob(z)
 
     def log_prob_per_component(self, z):
         """[B, K] matrix of log p_k(z)."""
-        return self.component(self.means).log_prob(z[:, None, :])
+        return self.component(tf.cast(self.means, z.dtype)).log_prob(z[:, None, :])
 
-    def sample(self, n, seed, temperature=1.0, components=None):
-        """Draws z = mu_k + temperature * (sample of p_k - mu_k); k uniform unless given."""
-        seed = tf.cast(tf.math.floormod(tf.cast(seed, tf.int64), 2**31), tf.int32)  # TFP: int32
-        component_seed, noise_seed = tf.unstack(tfp.random.split_seed(seed, 2))
+    def sample(self, n, seed, temperature=1.0, components=None, dtype=tf.float32):
+        """Draws z = mu_k + temperature * (sample of p_k - mu_k); k uniform unless given.
+        `seed`: an int or a pair (glow_prior.seeds)."""
+        component_seed, noise_seed = tf.unstack(tfp.random.split_seed(tfp_seed(seed), 2))
         if components is None:
             components = tf.random.stateless_uniform(
                 [n], component_seed, 0, self.n_components, dtype=tf.int32)
-        centred = self.component(tf.zeros([self.latent_size])).sample(n, seed=noise_seed)
-        return tf.gather(self.means, components) + temperature * centred
+        centred = self.component(tf.zeros([self.latent_size], dtype)).sample(n,
+                                                                              seed=noise_seed)
+        return (tf.gather(tf.cast(self.means, dtype), components)
+                + tf.cast(temperature, dtype) * centred)
 
 
 def build_prior(config, latent_size):

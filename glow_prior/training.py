@@ -36,7 +36,7 @@ import tf_keras
 from tqdm import tqdm
 
 from glow_prior import evaluation, plots
-from glow_prior.batches import BatchStream, TrainData, paired_negatives
+from glow_prior.batches import Batch, BatchStream, TrainData, paired_negatives
 from glow_prior.errors import NonFiniteLossError, RunDirError
 from glow_prior.models.base import IMAGES
 from glow_prior.models.registry import build_model, load_model
@@ -131,8 +131,8 @@ class Trainer:
                            f"--restore_path={self.config.restore_path}")
             self.polyak.copy_from_model()
             self._say(f"Restored weights from {self.config.restore_path}")
-        elif not self.model.initialized.numpy():
-            self.model.initialize_from_batch(self.stream.init_batch(self.config.n_batch_init))
+        elif self.model.needs_initialization():
+            self.model.initialize(self.stream.init_batch(self.config.n_batch_init))
             self.polyak.copy_from_model()
         self._save({})
 
@@ -149,7 +149,7 @@ class Trainer:
         seed = tf.random.experimental.stateless_fold_in(
             seed, tf.distribute.get_replica_context().replica_id_in_sync_group)
         with tf.GradientTape() as tape:
-            loss, stats = self.objective(model, batch, seed)
+            loss, stats = self.objective(model, Batch.from_mapping(batch), seed)
             if self.config.l2_regularization > 0:
                 loss += self.config.l2_regularization * tf.add_n(
                     [tf.reduce_sum(tf.square(v)) for v in variables])
@@ -210,8 +210,8 @@ class Trainer:
 
     def batch_loss(self, batch):
         """The loss of the current weights on a batch (forward pass only), as a float."""
-        stats = self.strategy.run(lambda b: self.objective(self.model, b, tf.constant(
-            [0, 0], tf.int64))[1], args=(batch,))
+        stats = self.strategy.run(lambda b: self.objective(
+            self.model, Batch.from_mapping(b), tf.constant([0, 0], tf.int64))[1], args=(batch,))
         return float(self.strategy.reduce("MEAN", stats["loss"], axis=None))
 
     # ------------------------------------------------------------- bookkeeping
@@ -246,8 +246,7 @@ class Trainer:
     def _write_samples(self, epoch, writer):
         if not self.model.supports(IMAGES) or not self.config.n_sample or not self.chief:
             return
-        images = self.model.sample(self.config.n_sample,
-                                   tf.constant([self.config.seed, epoch]),
+        images = self.model.sample(self.config.n_sample, seed=[self.config.seed, epoch],
                                    temperature=0.7).numpy()
         path = self.run_dir.file(os.path.join("samples", f"epoch_{epoch:05d}.png"))
         grid = plots.save_image_grid(images, path)
@@ -373,13 +372,13 @@ def train_model(spec, run, run_config, train_set, test_set=None, negatives=None,
     """
     strategy = strategy or tf.distribute.get_strategy()
     components = assign_components(spec.prior, train_set.x, train_set.y)
-    train_data = TrainData(train_set.x, train_set.y, components)
+    train_data = TrainData(train_set.x, labels=train_set.y, components=components)
     if negatives is None:
         objective = MaximumLikelihood(getattr(spec.architecture, "weight_y", 0.0))
     else:
         objective = NegativeTraining(spec.negative_training.threshold)
-        train_data.extra["x_ood"] = paired_negatives(negatives.x, len(train_set),
-                                                     spec.training.seed)
+        train_data.negatives = paired_negatives(negatives.x, len(train_set),
+                                                spec.training.seed)
     trainer = Trainer(spec, run, train_data, run_config, objective, strategy,
                       test_data=test_set, show_progress=show_progress)
     try:

@@ -57,8 +57,7 @@ def latent_images(model, x, noise_draws=1, seed=0):
     layout = ImageLayout(model.flow)
     total = 0.0
     for draw in range(noise_draws):
-        noise = model.dequantization_noise(x, tf.constant([seed, draw], tf.int64))
-        total += layout.latent_to_image(model.encode(x, noise))
+        total += layout.latent_to_image(model.encode(x, seed=[seed, draw]))
     return (total / noise_draws).numpy()
 
 
@@ -157,7 +156,7 @@ def write_figures(model, x_in, x_ood, ood_name, output_dir, noise_draws=40, max_
         {"original": originals,
          "centre resampled": resample_center(model, originals, seed, temperature)},
         os.path.join(output_dir, "resample.png"), standardize=False))
-    samples = model.sample(16, tf.constant([seed, 2], tf.int64), temperature).numpy()
+    samples = model.sample(16, seed=[seed, 2], temperature=temperature).numpy()
     path = os.path.join(output_dir, "samples.png")
     plots.save_image_grid(samples, path)
     return paths + [path]

@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 from glow_prior import export
+from glow_prior.batches import Batch
 from glow_prior.config import (
     DataConfig,
     GlowConfig,
@@ -94,14 +95,13 @@ def test_savedmodel_round_trip_in_a_fresh_process(tmp_path):
     vae_images = rng.integers(0, 256, (2, 28, 28, 1), dtype=np.uint8)
     expected = {
         "glow": dict(x=images, log_likelihood=glow.log_likelihood(images),
-                     per_component=glow.log_likelihood_per_component(images),
+                     per_component=glow.log_prob_per_component(images),
                      latent=glow.encode(images),
                      float_images=images.astype(np.float32) + 256 * noise,
                      float_log_likelihood=glow.log_likelihood(images, noise)),
         "tabular": dict(x=vectors, log_likelihood=tabular.log_likelihood(vectors),
                         latent=tabular.encode(vectors)),
-        "vae": dict(x=vae_images, log_likelihood=vae.score(
-            vae_images, tf.constant([0, 0], tf.int64), dequantize=False)),
+        "vae": dict(x=vae_images, log_likelihood=vae.log_prob(vae_images, seed=(0, 0))),
     }
     for name, model, spec in (("glow", glow, GLOW), ("tabular", tabular, TABULAR),
                               ("vae", vae, VAE)):
@@ -154,8 +154,8 @@ def test_decode_of_encode_is_exact_on_real_images(prepared_data_dir, tmp_path):
                                     scale_offset=0.1, multiscale=False, three_axis_1x1=True)
                  .for_data((28, 28, 1), 10))
     model = build_model(spec)
-    model.initialize(test.x[:256], np.random.default_rng(0).uniform(
-        0, 1 / 256, (256, 28, 28, 1)).astype(np.float32))
+    model.initialize(Batch(test.x[:256], noise=np.random.default_rng(0).uniform(
+        0, 1 / 256, (256, 28, 28, 1)).astype(np.float32)))
     randomize(model.flow, scale=0.02)
     np.testing.assert_array_equal(model.decode(model.encode(x)).numpy(), x)
     export.export(model, spec, str(tmp_path / "glow"))

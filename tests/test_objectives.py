@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from glow_prior.batches import Batch
 from glow_prior.config import (
     PriorConfig,
     RunSpec,
@@ -12,6 +13,7 @@ from glow_prior.config import (
     TabularFlowConfig,
     TrainConfig,
 )
+from glow_prior.errors import InputError
 from glow_prior.models.registry import build_model
 from glow_prior.objectives import MaximumLikelihood, NegativeTraining, bits_per_dim
 
@@ -21,8 +23,8 @@ class StubModel:
 
     num_dims = 4
 
-    def train_log_likelihood(self, x, seed, y=None, components=None, noise=None):
-        return tf.reduce_sum(x, axis=-1)
+    def train_log_likelihood(self, batch, seed):
+        return tf.reduce_sum(batch.x, axis=-1)
 
 
 def _bits(ll):
@@ -34,7 +36,7 @@ def test_bits_per_dim():
 
 
 def test_maximum_likelihood_is_mean_bits():
-    loss, stats = MaximumLikelihood()(StubModel(), {"x": tf.constant([[-2.0], [-6.0]])},
+    loss, stats = MaximumLikelihood()(StubModel(), Batch(tf.constant([[-2.0], [-6.0]])),
                                       tf.constant([0, 0]))
     assert float(loss) == pytest.approx(_bits([-2.0, -6.0]).mean())
     assert float(stats["bits_x"]) == pytest.approx(float(loss))
@@ -42,14 +44,14 @@ def test_maximum_likelihood_is_mean_bits():
 
 def test_negative_training_only_counts_ood_examples_above_the_threshold():
     objective = NegativeTraining(threshold=-100.0)
-    batch = {"x": tf.constant([[-10.0], [-30.0]]),
-             "x_ood": tf.constant([[-50.0], [-500.0], [-70.0]])}
+    batch = Batch(tf.constant([[-10.0], [-30.0]]),
+                  negatives=tf.constant([[-50.0], [-500.0], [-70.0]]))
     loss, stats = objective(StubModel(), batch, tf.constant([0, 0]))
     expected = _bits([-10.0, -30.0]).mean() - _bits([-50.0, -70.0]).mean()
     assert float(loss) == pytest.approx(expected)
     assert float(stats["ood_above_threshold"]) == 2
     # All OOD below c: only the in-distribution term remains.
-    batch["x_ood"] = tf.constant([[-500.0], [-700.0]])
+    batch = Batch(batch.x, negatives=tf.constant([[-500.0], [-700.0]]))
     loss, _ = objective(StubModel(), batch, tf.constant([0, 0]))
     assert float(loss) == pytest.approx(_bits([-10.0, -30.0]).mean())
 
@@ -57,9 +59,8 @@ def test_negative_training_only_counts_ood_examples_above_the_threshold():
 def test_negative_training_gradient_lowers_ood_likelihood():
     x_ood = tf.Variable([[-50.0]])
     with tf.GradientTape() as tape:
-        loss, _ = NegativeTraining(-100.0)(StubModel(), {"x": tf.constant([[-1.0]]),
-                                                             "x_ood": x_ood},
-                                           tf.constant([0, 0]))
+        loss, _ = NegativeTraining(-100.0)(
+            StubModel(), Batch(tf.constant([[-1.0]]), negatives=x_ood), tf.constant([0, 0]))
     # d loss / d ll_ood > 0: descending the loss lowers the OOD log-likelihood.
     assert float(tape.gradient(loss, x_ood)[0, 0]) > 0
 
@@ -74,9 +75,9 @@ def test_negative_training_scores_in_distribution_examples_by_their_component():
     model = build_model(spec)
     x = tf.constant([[4.0, 0.0], [-4.0, 0.0]])
     components = tf.constant([0, 1])
-    batch = {"x": x, "component": components, "x_ood": tf.constant([[0.0, 0.0]])}
+    batch = Batch(x, components=components, negatives=tf.constant([[0.0, 0.0]]))
     _, stats = NegativeTraining(-1e9)(model, batch, tf.constant([0, 0], tf.int64))
-    assigned = model.assigned_log_likelihood(x, components)
+    assigned = model.train_log_likelihood(Batch(x, components=components), (0, 0))
     np.testing.assert_allclose(float(stats["bits_x"]),
                                float(tf.reduce_mean(bits_per_dim(assigned, 2))), rtol=1e-6)
     mixture = model.log_likelihood(x)
@@ -84,3 +85,10 @@ def test_negative_training_scores_in_distribution_examples_by_their_component():
     ood = model.log_likelihood(tf.constant([[0.0, 0.0]]))
     np.testing.assert_allclose(float(stats["ood_bits_x"]), float(bits_per_dim(ood, 2)[0]),
                                rtol=1e-6)
+
+
+def test_a_batch_refuses_unknown_fields():
+    """A misspelt field must not silently drop out of training (issue 18.4)."""
+    Batch.from_mapping({"x": tf.zeros([1, 2]), "components": tf.zeros([1], tf.int32)})
+    with pytest.raises(InputError, match="component"):
+        Batch.from_mapping({"x": tf.zeros([1, 2]), "component": tf.zeros([1], tf.int32)})

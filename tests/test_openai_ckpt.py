@@ -15,6 +15,7 @@ import pytest
 import tensorflow as tf
 
 from glow_prior import openai_ckpt
+from glow_prior.batches import Batch
 from glow_prior.config import GlowConfig, PriorConfig
 from glow_prior.errors import CheckpointError
 from glow_prior.models.glow import build_glow
@@ -81,7 +82,7 @@ def test_imported_model_bits_per_dim_match_fixture(imported_model, fixture, tag)
                                atol=BITS_TOLERANCE)
     # The TransformedDistribution path gives the same density.
     x_in = imported_model.flow_input(fixture["eval_x_uint8"], _noise(fixture, tag))
-    via_tfp = imported_model.distribution.log_prob(x_in) - imported_model.discretization_nats
+    via_tfp = imported_model.flow_distribution.log_prob(x_in) - imported_model.discretization_nats
     np.testing.assert_allclose(_bits(via_tfp), fixture[f"{tag}/bits_x"], atol=BITS_TOLERANCE)
 
 
@@ -124,7 +125,7 @@ def test_data_dependent_init_reproduces_openai(fixture):
     model = _model()
     openai_ckpt.assign_parameters(model, {k: pre[k] for k in pre.files
                                           if not k.endswith(openai_ckpt.EMA_SUFFIX)})
-    model.initialize(fixture["init_x_uint8"], fixture["init_noise"])
+    model.initialize(Batch(fixture["init_x_uint8"], noise=fixture["init_noise"]))
     checked = 0
     for variable in model.variables:
         name = variable.name.split(":")[0]

@@ -15,6 +15,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import OneClassSVM
 
 from glow_prior import evaluation, scores
+from glow_prior.batches import Batch
 from glow_prior.config import (
     DataConfig,
     GlowConfig,
@@ -109,13 +110,13 @@ def test_per_level_contributions_sum_to_the_log_likelihood(spec):
     randomize(model.flow, scale=0.05)
     assert model.supports(LEVELS)
     x = np.random.default_rng(2).integers(0, 256, (5, 8, 8, 1), dtype=np.uint8)
-    stats = model.statistics(x, tf.constant([0, 0], tf.int64))
+    stats = model.statistics(x, seed=(0, 0))
     levels = sorted(k for k in stats if k.startswith("level_"))
     assert levels == [f"level_{k}" for k in range(len(model.flow.latent_shapes))]
     total = tf.add_n([stats[k] for k in levels])
     np.testing.assert_allclose(total, stats["log_likelihood"], rtol=1e-5)
     np.testing.assert_allclose(stats["log_likelihood"],
-                               model.score(x, tf.constant([0, 0], tf.int64)), rtol=1e-6)
+                               model.log_prob(x, seed=(0, 0)), rtol=1e-6)
     np.testing.assert_allclose(stats["log_prior"] + stats["log_det"] - model.discretization_nats,
                                stats["log_likelihood"], rtol=1e-6)
 
@@ -125,7 +126,7 @@ def test_no_level_scores_without_a_split_or_with_a_mixture_prior():
                                                  width=8, multiscale=False)))
     assert not kamoi.supports(LEVELS)
     assert not any(k.startswith("level_") for k in kamoi.statistics(
-        np.zeros((2, 8, 8, 1), np.uint8), tf.constant([0, 0], tf.int64)))
+        np.zeros((2, 8, 8, 1), np.uint8), seed=(0, 0)))
 
 
 def test_mixture_prior_flows_have_no_level_scores_but_component_ones():
@@ -175,7 +176,7 @@ def test_every_score_in_one_evaluation_and_aurocs_recompute_from_the_saved_score
     ensemble = [build_model(dataclasses.replace(
         spec, architecture=spec.architecture.replace(seed=seed))) for seed in (1, 2, 3)]
     for m in (model, background, *ensemble):
-        m.initialize(_images(64, 9).x)
+        m.initialize(Batch(_images(64, 9).x))
     options = evaluation.ScoreOptions(background=background, ensemble=tuple(ensemble))
     report = evaluation.evaluate_run(model, _images(60, 0, 0, 128), _images(40, 1, 0, 128),
                                      {"bright": _images(40, 2, 128, 256)}, str(tmp_path),

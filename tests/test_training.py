@@ -10,8 +10,9 @@ import pytest
 import tensorflow as tf
 
 from glow_prior import training
-from glow_prior.batches import BatchStream, TrainData, perturb_pixels
+from glow_prior.batches import Batch, BatchStream, TrainData, perturb_pixels
 from glow_prior.config import DataConfig, GlowConfig, PriorConfig, RunConfig, RunSpec, TrainConfig
+from glow_prior.data import ImageSet
 from glow_prior.errors import CheckpointError, InputError, NonFiniteLossError, RunDirError
 from glow_prior.models.registry import load_model
 from glow_prior.objectives import MaximumLikelihood
@@ -44,7 +45,7 @@ def make_spec(prior=PriorConfig(), data=DataConfig(labels=(0, 1)), architecture=
 
 def make_trainer(logdir, spec, objective=None, **run_changes):
     x, y = images()
-    test = TrainData(*images(64, seed=1))
+    test = ImageSet(*images(64, seed=1), "toy", "test")
     run = RunDir(logdir)
     return training.Trainer(spec, run, TrainData(x, y, assign_components(spec.prior, x, y)),
                             RunConfig(logdir=str(logdir)).replace(**run_changes),
@@ -82,7 +83,7 @@ def test_resume_continues_without_reinitialising(tmp_path, monkeypatch):
     def must_not_run(*args, **kwargs):
         raise AssertionError("data-dependent init ran on resume")
 
-    monkeypatch.setattr(second.model, "initialize_from_batch", must_not_run)
+    monkeypatch.setattr(second.model, "initialize", must_not_run)
     second._initialize()  # pylint: disable=protected-access
     assert second.global_step() == its
     for variable in second.model.variables:
@@ -144,7 +145,7 @@ def test_data_dependent_init_is_per_model():
     x, _ = images(16)
     with first.context.data_dependent_init():
         assert first.context.initializing and not second.context.initializing
-    second.initialize(x)
+    second.initialize(Batch(x))
     assert second.initialized.numpy() and not first.initialized.numpy()
 
 

@@ -16,7 +16,7 @@ def training_app(name, doc, model_kind, architecture, data=DataConfig, negative=
 
     def run(args):
         from glow_prior.apps import training_run
-        return training_run.train(model_kind, args)
+        training_run.train(model_kind, args)
 
     checks = (check_prior_labels,) if data is DataConfig else ()
     return cli.App(name, doc, sections, run, checks)

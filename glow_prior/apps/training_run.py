@@ -26,9 +26,10 @@ def load_experiment(model_kind, args):
     return spec, train_set, test_set, negatives
 
 
-def train(model_kind, args):
-    """Trains into --logdir; the strategy comes first (multi-worker collectives must be set
-    up before any other TensorFlow work), then the run directory's lock, then the data."""
+def train(model_kind, args, show_progress=True):
+    """Trains into --logdir and returns the last epoch's record; the strategy comes first
+    (multi-worker collectives must be set up before any other TensorFlow work), then the
+    run directory's lock, then the data."""
     strategy = distribute.make_strategy(args.training.strategy,
                                         list(args.training.devices) or None)
     run = RunDir(args.run.logdir)
@@ -36,8 +37,8 @@ def train(model_kind, args):
         run.lock()
     try:
         spec, train_set, test_set, negatives = load_experiment(model_kind, args)
-        training.train_model(spec, run, args.run, train_set, test_set, negatives, strategy)
+        return training.train_model(spec, run, args.run, train_set, test_set, negatives,
+                                    strategy, show_progress)
     finally:
         run.close()
-    return 0
 

@@ -12,7 +12,7 @@ from glow_prior.bijectors.layers import ActNormLayer
 
 def _log_det(layer, x):
     spatial = tf.cast(tf.reduce_prod(tf.shape(x)[1:-1]), x.dtype)
-    log_det = tf.reduce_sum(layer.log_scale()) * spatial
+    log_det = tf.reduce_sum(layer.log_scale(x.dtype)) * spatial
     return tf.fill([tf.shape(x)[0]], log_det)
 
 
@@ -21,9 +21,8 @@ class ActNorm(FlowBijector):
         super().__init__(name="actnorm")
         self.layer = ActNormLayer(scope, channels, context)
 
-    def forward_and_log_det(self, x):
-        y = self.layer(x)
-        return y, _log_det(self.layer, x)
+    def forward_flat(self, x):
+        return self.layer(x), _log_det(self.layer, x)
 
-    def inverse_and_log_det(self, y):
+    def inverse_flat(self, y):
         return self.layer.reverse(y), -_log_det(self.layer, y)

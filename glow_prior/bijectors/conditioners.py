@@ -25,6 +25,7 @@ Every network ends in a zero-initialised layer, so every coupling starts as the 
 import numpy as np
 import tensorflow as tf
 
+from glow_prior.bijectors.base import like
 from glow_prior.bijectors.layers import (
     ActNormLayer,
     Conv2dActNorm,
@@ -49,8 +50,8 @@ class GlowCouplingNet(tf.Module):
                                   output_order=deinterleaved(n_out) if interleaved_pairs
                                   else None)
 
-    def __call__(self, x, y=None):
-        del y
+    def __call__(self, x, labels=None):
+        del labels
         return self.l_last(tf.nn.relu(self.l_2(tf.nn.relu(self.l_1(x)))))
 
 
@@ -62,8 +63,8 @@ class SplitPrior(tf.Module):
         self.conv = Conv2dZeros(f"{scope}/conv", n_in, n_out, context,
                                 output_order=deinterleaved(n_out))
 
-    def __call__(self, x, y=None):
-        del y
+    def __call__(self, x, labels=None):
+        del labels
         return self.conv(x)
 
 
@@ -80,15 +81,15 @@ class TopPrior(tf.Module):
             if learntop else None
         self.y_emb = LinearZeros(f"{scope}/prior/y_emb", n_y, 2 * channels) if ycond else None
 
-    def __call__(self, x, y=None):
+    def __call__(self, x, labels=None):
         channels = self.shape[-1]
-        h = tf.zeros([tf.shape(x)[0], *self.shape[:2], 2 * channels])
+        h = tf.zeros([tf.shape(x)[0], *self.shape[:2], 2 * channels], x.dtype)
         if self.conv is not None:
             h = self.conv(h)
         if self.y_emb is not None:
-            if y is None:
-                raise InputError("this model is class-conditional (ycond): pass labels y")
-            onehot = tf.one_hot(tf.cast(y, tf.int32), self.n_y)
+            if labels is None:
+                raise InputError("this model is class-conditional (ycond): pass labels")
+            onehot = tf.one_hot(tf.cast(labels, tf.int32), self.n_y, dtype=x.dtype)
             h += tf.reshape(self.y_emb(onehot), [-1, 1, 1, 2 * channels])
         return h
 
@@ -130,17 +131,19 @@ class ResNetST(tf.Module):
     def _squeeze_through_bottleneck(self, h):
         shape = tf.shape(h)
         flat = tf.reshape(h, [shape[0], -1])
-        return tf.reshape(tf.matmul(tf.matmul(flat, self.down), self.up), shape)
+        return tf.reshape(tf.matmul(tf.matmul(flat, like(self.down, h)), like(self.up, h)),
+                          shape)
 
-    def __call__(self, x, y=None):
-        del y
+    def __call__(self, x, labels=None):
+        del labels
         h = self.conv_in(x)
         for index, (first, second) in enumerate(self.blocks):
             if index == self.bottleneck_at:
                 h = self._squeeze_through_bottleneck(h)
             residual = second(tf.nn.relu(first(tf.nn.relu(h))))
             h = residual if self.bottleneck_at is not None else h + residual
-        return tf.nn.bias_add(self.context.conv2d(tf.nn.relu(h), self.W_out), self.b_out)
+        return tf.nn.bias_add(self.context.conv2d(tf.nn.relu(h), self.W_out),
+                              like(self.b_out, h))
 
 
 def _glorot(rng, n_in, n_out):
@@ -161,8 +164,8 @@ class MLP(tf.Module):
         self.out_w = variable(f"{scope}/out/W", tf.zeros([sizes[-1], n_out]))
         self.out_b = variable(f"{scope}/out/b", tf.zeros([n_out]))
 
-    def __call__(self, x, y=None):
-        del y
+    def __call__(self, x, labels=None):
+        del labels
         for w, b in zip(self.weights, self.biases):
-            x = tf.nn.relu(tf.matmul(x, w) + b)
-        return tf.matmul(x, self.out_w) + self.out_b
+            x = tf.nn.relu(tf.matmul(x, like(w, x)) + like(b, x))
+        return tf.matmul(x, like(self.out_w, x)) + like(self.out_b, x)

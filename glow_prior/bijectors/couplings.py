@@ -42,7 +42,7 @@ model/prior/...), so OpenAI checkpoints import name by name.
 """
 import tensorflow as tf
 
-from glow_prior.bijectors.base import FlowBijector, halves, sum_except_batch
+from glow_prior.bijectors.base import FlowBijector, halves, like, sum_except_batch, zeros_like_batch
 from glow_prior.bijectors.layers import variable
 from glow_prior.errors import InputError
 
@@ -107,14 +107,14 @@ class MaskPair:
         self.mask_out = tf.constant(mask_out[None], tf.float32)
 
     def split(self, x):
-        return x * self.mask_in, x
+        return x * like(self.mask_in, x), x
 
     def merge(self, kept, changed):
         del kept  # positions outside mask_out are unchanged in `changed`
         return changed
 
     def restrict(self, params):
-        return params.masked(self.mask_out)
+        return params.masked(like(self.mask_out, params.shift))
 
     def to_full(self, kept, changed_map):
         del kept
@@ -148,10 +148,10 @@ class ShiftParams:
         self.shift = shift
 
     def forward(self, x):
-        return x + self.shift, tf.zeros([tf.shape(x)[0]], x.dtype)
+        return x + self.shift, zeros_like_batch(x)
 
     def inverse(self, y):
-        return y - self.shift, tf.zeros([tf.shape(y)[0]], y.dtype)
+        return y - self.shift, zeros_like_batch(y)
 
     def log_scale(self):
         return tf.zeros_like(self.shift)
@@ -232,7 +232,7 @@ class TanhScale(tf.Module):
 
     def __call__(self, h):
         s_raw, shift = halves(h)
-        return ShiftScaleParams(shift, self.scale * tf.tanh(s_raw))
+        return ShiftScaleParams(shift, like(self.scale, h) * tf.tanh(s_raw))
 
 
 class Standardize:
@@ -244,6 +244,8 @@ class Standardize:
 class Coupling(FlowBijector):
     """partition + conditioner + inner transform (see the module docstring)."""
 
+    takes_labels = True  # read by the top prior's conditioner (ycond); others ignore them
+
     def __init__(self, partition, conditioner, transform, name="coupling",
                  event_ndims=3):
         super().__init__(name=name, forward_min_event_ndims=event_ndims)
@@ -251,31 +253,31 @@ class Coupling(FlowBijector):
         self.conditioner = conditioner
         self.transform = transform
 
-    def params(self, kept, y=None):
+    def params(self, kept, labels=None):
         """The inner transform's parameters given the conditioning part."""
-        return self.partition.restrict(self.transform(self.conditioner(kept, y)))
+        return self.partition.restrict(self.transform(self.conditioner(kept, labels)))
 
-    def forward_parts(self, x, y=None):
+    def forward_parts(self, x, labels=None):
         """(conditioning part, transformed part, log|det|), not merged."""
         kept, changed = self.partition.split(x)
-        out, log_det = self.params(kept, y).forward(changed)
+        out, log_det = self.params(kept, labels).forward(changed)
         return kept, out, log_det
 
-    def inverse_from_parts(self, kept, out, y=None):
+    def inverse_from_parts(self, kept, out, labels=None):
         """Inverse of forward_parts: (x, log|det| of the inverse map)."""
-        changed, log_det = self.params(kept, y).inverse(out)
+        changed, log_det = self.params(kept, labels).inverse(out)
         return self.partition.merge(kept, changed), log_det
 
-    def forward_and_log_det(self, x, y=None):
-        kept, out, log_det = self.forward_parts(x, y)
+    def forward_flat(self, x, labels=None):
+        kept, out, log_det = self.forward_parts(x, labels)
         return self.partition.merge(kept, out), log_det
 
-    def inverse_and_log_det(self, y_out, y=None):
-        return self.inverse_from_parts(*self.partition.split(y_out), y=y)
+    def inverse_flat(self, y, labels=None):
+        return self.inverse_from_parts(*self.partition.split(y), labels=labels)
 
-    def log_scale_and_shift(self, x, y=None):
+    def log_scale_and_shift(self, x, labels=None):
         """(log-scale, shift) maps applied to x, full size, zeros where nothing changes."""
         kept, _ = self.partition.split(x)
-        params = self.params(kept, y)
+        params = self.params(kept, labels)
         return (self.partition.to_full(kept, params.log_scale()),
                 self.partition.to_full(kept, params.shift_map()))

@@ -28,6 +28,8 @@ Every layer takes the model's FlowContext (compute dtype, data-dependent init).
 import numpy as np
 import tensorflow as tf
 
+from glow_prior.bijectors.base import like
+
 LOGSCALE_FACTOR = 3.0
 
 
@@ -49,37 +51,38 @@ class ActNormLayer(tf.Module):
         self.b = variable(f"{scope}/actnorm_center/b", tf.zeros([1, 1, 1, channels]))
         self.logs = variable(f"{scope}/actnorm_scale/logs", tf.zeros([1, 1, 1, channels]))
 
-    def log_scale(self):
-        return self.logs * LOGSCALE_FACTOR
+    def log_scale(self, dtype=tf.float32):
+        return tf.cast(self.logs, dtype) * LOGSCALE_FACTOR
 
     def initialize(self, x):
         """OpenAI's DDI: zero mean and unit variance per channel on this batch."""
         axes = list(range(len(x.shape) - 1))
         mean = tf.reduce_mean(x, axis=axes, keepdims=True)
-        self.b.assign(tf.reshape(-mean, self.b.shape))
+        self.b.assign(tf.cast(tf.reshape(-mean, self.b.shape), self.b.dtype))
         variance = tf.reduce_mean(tf.square(x - mean), axis=axes, keepdims=True)
         logs = tf.math.log(1.0 / (tf.sqrt(variance) + 1e-6)) / LOGSCALE_FACTOR
-        self.logs.assign(tf.reshape(logs, self.logs.shape))
+        self.logs.assign(tf.cast(tf.reshape(logs, self.logs.shape), self.logs.dtype))
 
     def __call__(self, x):
         if self.context.initializing:
             self.initialize(x)
-        return (x + self.b) * tf.exp(self.log_scale())
+        return (x + like(self.b, x)) * tf.exp(self.log_scale(x.dtype))
 
     def reverse(self, y):
-        return y * tf.exp(-self.log_scale()) - self.b
+        return y * tf.exp(-self.log_scale(y.dtype)) - like(self.b, y)
 
 
-def _edge_indicator(height, width):
-    """[1, H+2, W+2, 1] float tensor: 1 on the one-pixel padded border, 0 inside."""
-    inside = tf.ones([1, height, width, 1])
+def _edge_indicator(height, width, dtype):
+    """[1, H+2, W+2, 1] tensor: 1 on the one-pixel padded border, 0 inside."""
+    inside = tf.ones([1, height, width, 1], dtype)
     return 1.0 - tf.pad(inside, [[0, 0], [1, 1], [1, 1], [0, 0]])
 
 
 def edge_padded_conv(context, x, kernel):
     """OpenAI's add_edge_padding + VALID conv for a 3x3 `kernel` [3, 3, C+1, out]."""
     channels = x.shape[-1]
-    indicator = _edge_indicator(tf.shape(x)[1], tf.shape(x)[2])
+    kernel = like(kernel, x)
+    indicator = _edge_indicator(tf.shape(x)[1], tf.shape(x)[2], x.dtype)
     if channels < kernel.shape[-1]:
         padded = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]])
         indicators = tf.repeat(indicator, tf.shape(x)[0], axis=0)
@@ -107,12 +110,12 @@ def conv_then_actnorm(conv, x, kernel, actnorm, bias=None):
     folded into the convolution: (conv(x, W) + b) * s = conv(x, W * s) + b * s."""
     if actnorm.context.initializing:
         y = conv(x, kernel)
-        return actnorm(y if bias is None else y + bias)
-    scale = tf.exp(tf.reshape(actnorm.log_scale(), [-1]))
-    shift = tf.reshape(actnorm.b, [-1])
+        return actnorm(y if bias is None else y + like(bias, y))
+    scale = tf.exp(tf.reshape(actnorm.log_scale(x.dtype), [-1]))
+    shift = tf.reshape(like(actnorm.b, x), [-1])
     if bias is not None:
-        shift = shift + bias
-    return tf.nn.bias_add(conv(x, kernel * scale), shift * scale)
+        shift = shift + like(bias, x)
+    return tf.nn.bias_add(conv(x, like(kernel, x) * scale), shift * scale)
 
 
 class Conv2dActNorm(tf.Module):
@@ -146,10 +149,10 @@ class Conv2dZeros(tf.Module):
         return value if self._order is None else tf.gather(value, self._order, axis=-1)
 
     def __call__(self, x):
-        scale = tf.exp(self._ordered(tf.reshape(self.logs, [-1])) * LOGSCALE_FACTOR)
-        bias = self._ordered(tf.reshape(self.b, [-1]))
-        return tf.nn.bias_add(openai_conv(self.context, x, self._ordered(self.W) * scale),
-                              bias * scale)
+        scale = tf.exp(self._ordered(tf.reshape(like(self.logs, x), [-1])) * LOGSCALE_FACTOR)
+        bias = self._ordered(tf.reshape(like(self.b, x), [-1]))
+        return tf.nn.bias_add(openai_conv(self.context, x, self._ordered(like(self.W, x))
+                                          * scale), bias * scale)
 
 
 class LinearZeros(tf.Module):
@@ -162,4 +165,5 @@ class LinearZeros(tf.Module):
         self.logs = variable(f"{scope}/logs", tf.zeros([1, n_out]))
 
     def __call__(self, x):
-        return (tf.matmul(x, self.W) + self.b) * tf.exp(self.logs * LOGSCALE_FACTOR)
+        return ((tf.matmul(x, like(self.W, x)) + like(self.b, x))
+                * tf.exp(like(self.logs, x) * LOGSCALE_FACTOR))

@@ -23,13 +23,13 @@ class LogitPreprocess(FlowBijector):
             raise InputError(f"logit alpha must be in (0, 0.5), got {alpha}")
         self.alpha = float(alpha)
 
-    def forward_and_log_det(self, x):
+    def forward_flat(self, x):
         p = self.alpha + (1 - 2 * self.alpha) * (x + 0.5)
         y = tf.math.log(p) - tf.math.log1p(-p)
         per_dim = math.log(1 - 2 * self.alpha) - tf.math.log(p) - tf.math.log1p(-p)
         return y, sum_except_batch(per_dim)
 
-    def inverse_and_log_det(self, y):
+    def inverse_flat(self, y):
         p = tf.sigmoid(y)
         x = (p - self.alpha) / (1 - 2 * self.alpha) - 0.5
         per_dim = math.log(1 - 2 * self.alpha) - tf.math.log(p) - tf.math.log1p(-p)

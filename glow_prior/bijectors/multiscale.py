@@ -42,7 +42,7 @@ class SplitLevel(tf.Module):
                               Standardize(), name="split_prior") if learned_prior else None
 
     def split(self, z):
-        """z -> (z1 kept, eps factored out, log|det|)."""
+        """z [B, h, w, c] -> (z1 kept, eps factored out, log|det|)."""
         if self.prior is None:
             z1, z2 = halves(z)
             return z1, z2, zeros_like_batch(z)
@@ -56,7 +56,10 @@ class SplitLevel(tf.Module):
 
 
 class TopLatent(FlowBijector):
-    """Last level's output -> top eps: three-axis 1x1 convs and/or Glow's learned prior."""
+    """Last level's output -> top eps: three-axis 1x1 convs and/or Glow's learned prior
+    (which reads the labels of a class-conditional model)."""
+
+    takes_labels = True
 
     def __init__(self, shape, rng, context, three_axis_1x1=False, learntop=False,
                  ycond=False, n_y=1, lu=False, scope="model"):
@@ -77,31 +80,32 @@ class TopLatent(FlowBijector):
         return self.prior is not None and self.prior.conditioner.y_emb is not None
 
     def pre_prior(self, x):
-        """Output of the three-axis convolutions (OpenAI's z_top) and their log|det|."""
+        """Output of the three-axis convolutions (OpenAI's z_top) and their log|det|
+        (x with one batch axis)."""
         log_det = zeros_like_batch(x)
         for conv in self.axis_convs:
-            x, step_log_det = conv.forward_and_log_det(x)
+            x, step_log_det = conv.forward_flat(x)
             log_det += step_log_det
         return x, log_det
 
-    def encode(self, x, y=None):
-        """(top eps, z_top before the learned prior, log|det|)."""
+    def encode(self, x, labels=None):
+        """(top eps, z_top before the learned prior, log|det|), x with one batch axis."""
         z_top, log_det = self.pre_prior(x)
         if self.prior is None:
             return z_top, z_top, log_det
-        eps, prior_log_det = self.prior.forward_and_log_det(z_top, y)
+        eps, prior_log_det = self.prior.forward_flat(z_top, labels)
         return eps, z_top, log_det + prior_log_det
 
-    def forward_and_log_det(self, x, y=None):
-        eps, _, log_det = self.encode(x, y)
+    def forward_flat(self, x, labels=None):
+        eps, _, log_det = self.encode(x, labels)
         return eps, log_det
 
-    def inverse_and_log_det(self, eps, y=None):
+    def inverse_flat(self, eps, labels=None):
         z, log_det = eps, zeros_like_batch(eps)
         if self.prior is not None:
-            z, log_det = self.prior.inverse_and_log_det(eps, y)
+            z, log_det = self.prior.inverse_flat(eps, labels)
         for conv in reversed(self.axis_convs):
-            z, step_log_det = conv.inverse_and_log_det(z)
+            z, step_log_det = conv.inverse_flat(z)
             log_det += step_log_det
         return z, log_det
 
@@ -112,6 +116,8 @@ class MultiScaleFlow(FlowBijector):
     levels: FlowChains; splits: one SplitLevel (or None) after each level but the last;
     top: a TopLatent. `latent_shapes` lists the shapes of the flattened parts in order.
     """
+
+    takes_labels = True
 
     def __init__(self, image_shape, levels, splits, top, name="multiscale_flow"):
         super().__init__(name=name, forward_min_event_ndims=3, inverse_min_event_ndims=1)
@@ -140,26 +146,26 @@ class MultiScaleFlow(FlowBijector):
         parts.append(tuple(shape.as_list()))
         return parts
 
-    def encode(self, x, y=None):
+    def encode(self, x, labels=None):
         """(latent parts [B, h, w, c] in order, z_top before any learned prior,
-        [per-level log|det|]): level k's share is its steps and its split; the last
-        level's includes the top latent."""
+        [per-level log|det|]) for images x [B, H, W, C]: level k's share is its steps and
+        its split; the last level's includes the top latent."""
         parts, level_log_dets = [], []
         z = x
         for level, split in zip(self.levels, self.splits + [None]):
-            z, log_det = level.forward_and_log_det(z)
+            z, log_det = level.forward_flat(z)
             if split is not None:
                 z, eps, split_log_det = split.split(z)
                 parts.append(eps)
                 log_det += split_log_det
             level_log_dets.append(log_det)
-        eps, z_top, top_log_det = self.top.encode(z, y)
+        eps, z_top, top_log_det = self.top.encode(z, labels)
         parts.append(eps)
         level_log_dets[-1] += top_log_det
         return parts, z_top, level_log_dets
 
-    def forward_and_log_det(self, x, y=None):
-        parts, _, level_log_dets = self.encode(x, y)
+    def forward_flat(self, x, labels=None):
+        parts, _, level_log_dets = self.encode(x, labels)
         return tf.concat([_flatten(p) for p in parts], axis=-1), tf.add_n(level_log_dets)
 
     def unflatten(self, z):
@@ -168,15 +174,15 @@ class MultiScaleFlow(FlowBijector):
         pieces = tf.split(z, sizes, axis=-1)
         return [tf.reshape(p, [-1, *shape]) for p, shape in zip(pieces, self.latent_shapes)]
 
-    def inverse_and_log_det(self, z, y=None):
+    def inverse_flat(self, z, labels=None):
         parts = self.unflatten(z)
-        x, log_det = self.top.inverse_and_log_det(parts[-1], y)
+        x, log_det = self.top.inverse_flat(parts[-1], labels)
         factored_out = iter(reversed(parts[:-1]))
         for level, split in reversed(list(zip(self.levels, self.splits + [None]))):
             if split is not None:
                 x, split_log_det = split.merge(x, next(factored_out))
                 log_det += split_log_det
-            x, level_log_det = level.inverse_and_log_det(x)
+            x, level_log_det = level.inverse_flat(x)
             log_det += level_log_det
         return x, log_det
 

@@ -4,9 +4,11 @@
 * 1, ShuffleChannels: a fixed random permutation, stored as int32 variables
   `shuffle/indices` and `shuffle/indices_inverse` as in OpenAI's checkpoints.
 * 2, Invertible1x1Conv: z <- z W for W [C, C] indexed [in, out] (OpenAI's layout),
-  log|det J| = H * W * log|det W|, computed in float64 as OpenAI does. W starts as a random
-  orthogonal matrix (QR of a Gaussian). With `lu=True` the LU parameterisation of the Glow
-  paper (section 3.2): W = P (L + I) (U + diag(sign_s exp(log_s))), log|det W| = sum log_s.
+  log|det J| = H * W * log|det W|, computed in float64 as OpenAI does; the inverse map
+  uses W^-1 computed in the input's dtype (float64 inputs: inverted in float64). W starts
+  as a random orthogonal matrix (QR of a Gaussian). With `lu=True` the LU parameterisation
+  of the Glow paper (section 3.2): W = P (L + I) (U + diag(sign_s exp(log_s))),
+  log|det W| = sum log_s.
 
 `AxisInvertible1x1Conv` applies the same matrix product along the height or width axis:
 the extra convolutions of Kamoi et al. (2019), Appendix B, Listing 1.
@@ -15,7 +17,7 @@ import numpy as np
 import scipy.linalg
 import tensorflow as tf
 
-from glow_prior.bijectors.base import FlowBijector
+from glow_prior.bijectors.base import FlowBijector, zeros_like_batch
 from glow_prior.bijectors.layers import variable
 
 
@@ -51,11 +53,11 @@ class ReverseChannels(FlowBijector):
     def __init__(self):
         super().__init__(name="reverse")
 
-    def forward_and_log_det(self, x):
-        return x[..., ::-1], tf.zeros([tf.shape(x)[0]], x.dtype)
+    def forward_flat(self, x):
+        return x[..., ::-1], zeros_like_batch(x)
 
-    def inverse_and_log_det(self, y):
-        return self.forward_and_log_det(y)
+    def inverse_flat(self, y):
+        return self.forward_flat(y)
 
 
 class ShuffleChannels(FlowBijector):
@@ -66,29 +68,30 @@ class ShuffleChannels(FlowBijector):
         self.indices_inverse = variable(f"{scope}/shuffle/indices_inverse",
                                         np.argsort(indices).astype(np.int32), False, tf.int32)
 
-    def forward_and_log_det(self, x):
-        return tf.gather(x, self.indices, axis=-1), tf.zeros([tf.shape(x)[0]], x.dtype)
+    def forward_flat(self, x):
+        return tf.gather(x, self.indices, axis=-1), zeros_like_batch(x)
 
-    def inverse_and_log_det(self, y):
-        return tf.gather(y, self.indices_inverse, axis=-1), tf.zeros([tf.shape(y)[0]], y.dtype)
+    def inverse_flat(self, y):
+        return tf.gather(y, self.indices_inverse, axis=-1), zeros_like_batch(y)
 
 
 class _LastAxisMatrix(FlowBijector):
-    """z <- z W along the last axis; subclasses define the matrix and its log|det|."""
+    """z <- z W along the last axis; subclasses define the matrix and its log|det|, each
+    in a given dtype."""
 
-    def matrix(self):
+    def matrix(self, dtype=tf.float32):
         raise NotImplementedError
 
-    def log_abs_det(self):
+    def log_abs_det(self, dtype=tf.float32):
         raise NotImplementedError
 
-    def forward_and_log_det(self, x):
-        log_det = tf.cast(self.log_abs_det(), x.dtype) * _positions(x)
-        return _matmul_last_axis(x, self.matrix()), tf.fill([tf.shape(x)[0]], log_det)
+    def forward_flat(self, x):
+        log_det = self.log_abs_det(x.dtype) * _positions(x)
+        return _matmul_last_axis(x, self.matrix(x.dtype)), tf.fill([tf.shape(x)[0]], log_det)
 
-    def inverse_and_log_det(self, y):
-        inverse = tf.linalg.inv(self.matrix())
-        log_det = -tf.cast(self.log_abs_det(), y.dtype) * _positions(y)
+    def inverse_flat(self, y):
+        inverse = tf.linalg.inv(self.matrix(y.dtype))
+        log_det = -self.log_abs_det(y.dtype) * _positions(y)
         return _matmul_last_axis(y, inverse), tf.fill([tf.shape(y)[0]], log_det)
 
 
@@ -112,19 +115,24 @@ class Invertible1x1Conv(_LastAxisMatrix):
         self.U = variable(f"{scope}/U", np.triu(upper, 1).astype(np.float32))
         self._lower_mask = np.tril(np.ones([channels, channels], np.float32), -1)
 
-    def matrix(self):
+    def matrix(self, dtype=tf.float32):
+        """W in `dtype`; the LU product is formed in float64, so that log|det W| = sum log_s
+        holds to float64 precision."""
         if not self.lu:
-            return self.W
-        lower = self.L * self._lower_mask + tf.eye(self.L.shape[0])
-        upper = self.U * self._lower_mask.T + tf.linalg.diag(self.sign_S * tf.exp(self.log_S))
-        return tf.cast(tf.matmul(tf.matmul(tf.cast(self.P, tf.float64),
-                                           tf.cast(lower, tf.float64)),
-                                 tf.cast(upper, tf.float64)), tf.float32)
+            return tf.cast(self.W, dtype)
+        mask = tf.constant(self._lower_mask, tf.float64)
+        lower = tf.cast(self.L, tf.float64) * mask + tf.eye(self.L.shape[0], dtype=tf.float64)
+        upper = (tf.cast(self.U, tf.float64) * tf.transpose(mask)
+                 + tf.linalg.diag(tf.cast(self.sign_S, tf.float64)
+                                  * tf.exp(tf.cast(self.log_S, tf.float64))))
+        return tf.cast(tf.matmul(tf.cast(self.P, tf.float64), tf.matmul(lower, upper)), dtype)
 
-    def log_abs_det(self):
+    def log_abs_det(self, dtype=tf.float32):
+        """log|det W| in `dtype`, computed in float64 as OpenAI does: sum log_s (LU), or
+        from a QR factorisation of W."""
         if self.lu:
-            return tf.reduce_sum(self.log_S)
-        return log_abs_det(tf.cast(self.W, tf.float64))
+            return tf.cast(tf.reduce_sum(tf.cast(self.log_S, tf.float64)), dtype)
+        return tf.cast(log_abs_det(tf.cast(self.W, tf.float64)), dtype)
 
 
 class AxisInvertible1x1Conv(FlowBijector):
@@ -143,10 +151,10 @@ class AxisInvertible1x1Conv(FlowBijector):
         self.perm = [0, 3, 2, 1] if axis == 1 else [0, 1, 3, 2]
         self.conv = Invertible1x1Conv(scope, size, rng, lu=lu)
 
-    def forward_and_log_det(self, x):
-        z, log_det = self.conv.forward_and_log_det(tf.transpose(x, self.perm))
+    def forward_flat(self, x):
+        z, log_det = self.conv.forward_flat(tf.transpose(x, self.perm))
         return tf.transpose(z, self.perm), log_det
 
-    def inverse_and_log_det(self, y):
-        x, log_det = self.conv.inverse_and_log_det(tf.transpose(y, self.perm))
+    def inverse_flat(self, y):
+        x, log_det = self.conv.inverse_flat(tf.transpose(y, self.perm))
         return tf.transpose(x, self.perm), log_det

@@ -6,7 +6,7 @@ differs from tf.nn.space_to_depth's (2 dy + dx) C + c.
 """
 import tensorflow as tf
 
-from glow_prior.bijectors.base import FlowBijector
+from glow_prior.bijectors.base import FlowBijector, zeros_like_batch
 
 
 def squeeze2d(x, factor=2):
@@ -34,11 +34,11 @@ class Squeeze(FlowBijector):
         super().__init__(name="squeeze")
         self.factor = factor
 
-    def forward_and_log_det(self, x):
-        return squeeze2d(x, self.factor), tf.zeros([tf.shape(x)[0]], x.dtype)
+    def forward_flat(self, x):
+        return squeeze2d(x, self.factor), zeros_like_batch(x)
 
-    def inverse_and_log_det(self, y):
-        return unsqueeze2d(y, self.factor), tf.zeros([tf.shape(y)[0]], y.dtype)
+    def inverse_flat(self, y):
+        return unsqueeze2d(y, self.factor), zeros_like_batch(y)
 
     def _forward_event_shape(self, input_shape):
         height, width, channels = input_shape

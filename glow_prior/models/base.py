@@ -1,22 +1,44 @@
-"""The interface every model offers, and the capabilities only some have.
+"""The interface every model implements: a TFP distribution over the user's own data.
 
-Every model (FlowModel for Glow, RealNVP and tabular flows; VAE) is a tf.Module with
+Every model (FlowModel for Glow, RealNVP and tabular flows; VAE) is a `tfd.Distribution`
+over one example, with TFP's shape semantics:
 
-* event_shape, num_dims, prior (a glow_prior.priors.Prior), `discrete` (pixel data whose
-  log-likelihood is of the discrete image), `dequantized` (inputs get uniform noise),
-  `conditional` (log-likelihoods need class labels);
-* train_log_likelihood(x, seed, y, components, noise): what training maximises;
-* score(x, seed, dequantize, y): the test-time log-likelihood, nats per example;
-* statistics(x, seed, dequantize, y): {name: per-example tensor} with at least
-  "log_likelihood" (the same numbers as score) and what the capabilities below add;
-* encode(x) / decode(z) / sample(n, seed, temperature);
-* initialize_from_batch(batch): the data-dependent init (a no-op where there is none);
-* compiled(name): model.<name> as a tf.function, traced once per model.
+* `dtype`: tf.uint8 for image models (pixel values 0..255; integer arrays of other dtypes
+  are accepted when their values are in 0..255), the model's float dtype for vectors;
+* `event_shape`: [H, W, C] or [D]; `batch_shape`: [] (a model is one distribution);
+* `log_prob(x, labels=None, seed=None)`: x of shape sample_shape + event_shape -> the
+  log-likelihood in nats, of shape sample_shape. Image flows: OpenAI's discrete
+  log-likelihood log p(x_in) - D log(n_bins), x_in = x / n_bins - 0.5, each pixel on its
+  bin's lower edge (with `seed`: plus uniform dequantisation noise drawn from it, which
+  then depends on the batch layout); VAE: the importance-sampled estimate with
+  `importance_samples` samples (seed: its draws, 0 by default; the same draws serve every
+  example, so values do not depend on the batch layout); vectors: the log-density. Input
+  outside the model's domain (float images, values outside 0..255, another shape or
+  dtype) raises InputError;
+* `sample(sample_shape=(), seed=None, temperature=1.0, labels=None)`: samples of shape
+  sample_shape + event_shape (seed: an int or a pair, glow_prior.seeds; None: 0);
+* `statistics(x, labels=None, seed=None)`: {name: per-example values}, shaped like
+  log_prob's (plus [K] for component terms), with at least "log_likelihood";
+* `encode(x, labels=None, seed=None)` (flows: z, pixels at their bins' centres unless a
+  noise seed is given; VAE: posterior means) and `decode(z, labels=None)`;
+* `labels`: class labels of the batch shape, for class-conditional models only
+  (`conditional`);
+* `float_dtype`: the precision the model computes in (float32, or float64 where the model
+  allows it), fixed when it is built.
+
+What a model implements, on inputs with one batch axis that are already checked:
+`_log_likelihood(x, labels, seed)`, `_statistics(x, labels, seed)`, `_encode(x, labels,
+seed)`, `_decode(z, labels)`, `_draw(n, seed, temperature, labels)`, and for training
+`train_log_likelihood(batch, seed)` (batch: a glow_prior.batches.Batch; what training
+maximises, with each example's assigned prior component when the batch has them) and
+`initialize(batch)` / `needs_initialization()` (OpenAI's data-dependent init; a model
+without one never needs it). `discrete` (pixel data, discrete log-likelihood) and
+`dequantized` (training adds uniform noise) describe the data.
 
 Capabilities (`model.capabilities`, a frozenset) declare the rest:
 
-* COMPONENTS: a mixture prior; statistics adds "component_log_likelihood" [B, K] (each
-  component used as the whole prior) and log_likelihood_per_component exists;
+* COMPONENTS: a mixture prior; statistics adds "component_log_likelihood" [..., K] (each
+  component used as the whole prior) and log_prob_per_component exists;
 * FLOW_TERMS: a flow; statistics adds "log_det" (log|det dz/dx|), "log_prior" (log p(z)) and
   "latent_norm" (||z||);
 * LEVELS: a multi-scale flow that factors out latents between levels, with a factorised
@@ -26,7 +48,14 @@ Capabilities (`model.capabilities`, a frozenset) declare the rest:
   one sample) and "kl"; `posterior(x)` exists;
 * IMAGES: examples are images [H, W, C] (else vectors).
 """
+import numpy as np
 import tensorflow as tf
+import tensorflow_probability as tfp
+
+from glow_prior.errors import InputError
+from glow_prior.seeds import seed_pair
+
+tfd = tfp.distributions
 
 COMPONENTS = "components"
 FLOW_TERMS = "flow_terms"
@@ -34,6 +63,16 @@ LEVELS = "levels"
 ELBO_TERMS = "elbo_terms"
 POSTERIOR = "posterior"
 IMAGES = "images"
+
+FLOAT_DTYPES = {"float32": tf.float32, "float64": tf.float64}
+
+
+def as_float_dtype(name):
+    """tf.float32 or tf.float64 from a name or a dtype; InputError otherwise."""
+    dtype = FLOAT_DTYPES.get(name) if isinstance(name, str) else tf.as_dtype(name)
+    if dtype not in FLOAT_DTYPES.values():
+        raise InputError(f"a model computes in float32 or float64, not {name}")
+    return dtype
 
 
 class _FunctionCache:
@@ -43,13 +82,33 @@ class _FunctionCache:
         self.functions = {}
 
 
-class DensityModel(tf.Module):
-    """Base of every model: the interface above, with the compiled-function cache."""
+def _batch_shape(x, event_rank):
+    return tf.shape(x)[:x.shape.rank - event_rank], x.shape[:x.shape.rank - event_rank]
 
-    def __init__(self, name):
-        super().__init__(name=name)
+
+def _unflatten(value, batch_shape, static_batch):
+    value = tf.reshape(value, tf.concat([batch_shape, tf.shape(value)[1:]], 0))
+    value.set_shape(static_batch.concatenate(value.shape[static_batch.rank:]))
+    return value
+
+
+class DensityModel(tfd.Distribution):
+    """Base of every model: the public TFP interface above over the `_` methods each model
+    implements, input checks, and the compiled-function cache."""
+
+    def __init__(self, example_shape, images, float_dtype, name):
+        """images: examples are uint8 images (else vectors of `float_dtype`)."""
+        float_dtype = as_float_dtype(float_dtype)
+        super().__init__(dtype=tf.uint8 if images else float_dtype,
+                         reparameterization_type=tfd.NOT_REPARAMETERIZED,
+                         validate_args=False, allow_nan_stats=True, parameters={},
+                         name=name)
+        self.example_shape = tuple(int(d) for d in example_shape)
+        self.num_dims = int(np.prod(self.example_shape))
+        self.float_dtype = float_dtype
         self._functions = _FunctionCache()
 
+    # ------------------------------------------------------------- what models declare
     @property
     def capabilities(self):
         raise NotImplementedError
@@ -57,9 +116,144 @@ class DensityModel(tf.Module):
     def supports(self, capability):
         return capability in self.capabilities
 
+    conditional = False  # True: log-likelihoods need class labels
+    discrete = False  # pixel data with a discrete log-likelihood
+    dequantized = False  # training adds uniform dequantisation noise
+
+    def needs_initialization(self):
+        """True while a data-dependent init is due (never, for models without one)."""
+        return False
+
     def compiled(self, name):
         """tf.function of self.<name>, built once (shape-polymorphic in the batch)."""
         functions = self._functions.functions
         if name not in functions:
             functions[name] = tf.function(getattr(self, name), reduce_retracing=True)
         return functions[name]
+
+    # --------------------------------------------------------------------- TFP's side
+    @classmethod
+    def _parameter_properties(cls, dtype, num_classes=None):
+        """No TFP parameters: the weights are variables and `parameters` is empty, so TFP
+        never slices or rebuilds a model (each subclass repeats this, as TFP asks)."""
+        return {}
+
+    def _event_shape(self):
+        return tf.TensorShape(self.example_shape)
+
+    def _event_shape_tensor(self):
+        return tf.constant(self.example_shape, tf.int32)
+
+    def _batch_shape(self):
+        return tf.TensorShape([])
+
+    def _batch_shape_tensor(self):
+        return tf.constant([], tf.int32)
+
+    def _call_log_prob(self, value, name, **kwargs):
+        # TFP converts `value` with dtype_hint=self.dtype, which silently casts float
+        # arrays to uint8 (0.5 -> 0) and wraps integers (300 -> 44): check it first.
+        return super()._call_log_prob(self.checked_examples(value), name, **kwargs)
+
+    def _call_prob(self, value, name, **kwargs):
+        return super()._call_prob(self.checked_examples(value), name, **kwargs)
+
+    def _log_prob(self, x, labels=None, seed=None):
+        return self._per_example(self._log_likelihood, x, labels, seed)
+
+    def _sample_n(self, n, seed=None, temperature=1.0, labels=None):
+        if labels is not None:
+            labels = self._checked_labels(tf.reshape(labels, [-1]), tf.reshape(n, [1]))
+        elif self.conditional:
+            raise InputError("this model is class-conditional: pass labels (of the "
+                             "sample shape)")
+        return self._draw(n, seed_pair(0 if seed is None else seed), temperature, labels)
+
+    # ---------------------------------------------------------------- the public API
+    def statistics(self, x, labels=None, seed=None):
+        """Per-example statistics of x (any batch shape): {name: values}."""
+        x, labels, batch_shape, static = self._flat_inputs(x, labels)
+        stats = self._statistics(x, labels, seed)
+        return {key: _unflatten(value, batch_shape, static) for key, value in stats.items()}
+
+    def encode(self, x, labels=None, seed=None):
+        """Latents of x (any batch shape): [..., D]."""
+        return self._per_example(self._encode, x, labels, seed)
+
+    def decode(self, z, labels=None):
+        """Examples of latents z [..., D] (uint8 images for image models)."""
+        z = tf.convert_to_tensor(z, self.float_dtype)
+        batch_shape, static = _batch_shape(z, 1)
+        flat = tf.reshape(z, [-1, z.shape[-1]])
+        if labels is not None:
+            labels = tf.reshape(self._checked_labels(labels, batch_shape), [-1])
+        elif self.conditional:
+            raise InputError("this model is class-conditional: pass labels")
+        return _unflatten(self._decode(flat, labels), batch_shape, static)
+
+    # ------------------------------------------------------------------ input checks
+    def _per_example(self, method, x, labels, seed):
+        x, labels, batch_shape, static = self._flat_inputs(x, labels)
+        return _unflatten(method(x, labels, seed), batch_shape, static)
+
+    def _flat_inputs(self, x, labels):
+        """(x [N, *event], labels [N] or None, batch shape tensor, static batch shape)."""
+        x = self.checked_examples(x)
+        batch_shape, static = _batch_shape(x, len(self.example_shape))
+        flat = tf.reshape(x, [-1, *self.example_shape])
+        if labels is not None:
+            labels = tf.reshape(self._checked_labels(labels, batch_shape), [-1])
+        elif self.conditional:
+            raise InputError("this model is class-conditional: pass labels (one per "
+                             "example)")
+        return flat, labels, batch_shape, static
+
+    def _checked_labels(self, labels, batch_shape):
+        if not self.conditional:
+            raise InputError("this model is not class-conditional; do not pass labels")
+        labels = tf.convert_to_tensor(labels)
+        if not labels.dtype.is_integer:
+            raise InputError(f"labels must be integers, got {labels.dtype.name}")
+        return tf.broadcast_to(labels, batch_shape)
+
+    def checked_examples(self, x):
+        """x as a tensor of this model's dtype, or InputError naming what does not fit:
+        the trailing shape must be the event shape; images must be integer pixel values
+        in 0..255 (uint8, or another integer dtype checked eagerly); vectors must have the
+        model's float dtype."""
+        x = tf.convert_to_tensor(x)  # no dtype_hint: it would cast floats to uint8
+        shape, event = x.shape, self.example_shape
+        if shape.rank is None or shape.rank < len(event) or \
+                tuple(shape[shape.rank - len(event):]) != event:
+            raise InputError(f"examples of this model have shape {event}; got an array of "
+                             f"shape {tuple(shape) if shape.rank is not None else '?'} "
+                             f"(any batch axes, then {event})")
+        if self.dtype == tf.uint8:
+            return _as_pixels(x)
+        if x.dtype != self.dtype:
+            raise InputError(f"this model takes {self.dtype.name} vectors, got "
+                             f"{x.dtype.name} (convert them, or load the model with "
+                             f"dtype='{x.dtype.name}' where it is a float dtype)")
+        return x
+
+
+def _as_pixels(x):
+    """uint8 pixels of an integer array in 0..255 (InputError for anything else)."""
+    if x.dtype == tf.uint8:
+        return x
+    if not x.dtype.is_integer:
+        raise InputError(f"image models take integer pixel values 0..255 (uint8), got "
+                         f"{x.dtype.name}; for floats in [0, 1], pass "
+                         "np.round(x * 255).astype(np.uint8)")
+    if tf.executing_eagerly():
+        values = x.numpy()
+        if values.size and (values.min() < 0 or values.max() > 255):
+            raise InputError(f"pixel values must be in 0..255, got {values.min()}.."
+                             f"{values.max()}")
+    else:
+        with tf.control_dependencies([
+                tf.debugging.assert_non_negative(x, "pixel values must be in 0..255"),
+                tf.debugging.assert_less_equal(x, tf.constant(255, x.dtype),
+                                               "pixel values must be in 0..255")]):
+            x = tf.identity(x)
+    return tf.cast(x, tf.uint8)

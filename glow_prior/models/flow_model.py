@@ -1,23 +1,30 @@
 """A flow with a fixed prior: the model object every flow binary works with.
 
-The density model is `tfd.TransformedDistribution(prior, tfb.Invert(flow))`.
+As a TFP distribution (glow_prior.models.base) it is over the user's data: uint8 images or
+float vectors. Inside, the flow maps its continuous input x_in to the latent z, and
 
-* Images (n_bits_x set): the flow sees x_in = x/n_bins - 0.5 + u in [-0.5, 0.5) (see
+    p(x_in) = p_Z(flow(x_in)) |det d flow / d x_in|,
+
+`flow_distribution` being that density as `tfd.TransformedDistribution(prior,
+tfb.Invert(flow))` over x_in.
+
+* Images (n_bits_x set): x_in = x/n_bins - 0.5 + u in [-0.5, 0.5) (see
   glow_prior.data.preprocess) and log-likelihoods are in OpenAI Glow's convention,
 
       log-likelihood(x) = log p(x_in) - D log(n_bins)   [nats],
 
-* vectors (n_bits_x None: tabular data, embeddings, synthetic points): the flow sees x and
-  the log-likelihood is the continuous log-density log p(x).
+* vectors (n_bits_x None: tabular data, embeddings, synthetic points): x_in = x and the
+  log-likelihood is the continuous log-density log p(x).
 
 bits/dim = -log-likelihood / (D ln 2). Everything is computed through the flow's one-pass
 `forward_and_log_det` (the TransformedDistribution gives the same number, with each
 coupling network evaluated twice).
 
-Dequantisation noise u: training draws it per batch; scoring takes it from a seed or, with
-dequantize=False, uses none (x on its bin's lower edge, OpenAI's zero-noise objective).
-`encode(x)` without noise places x at its bin's centre (u = half a bin), so that
-decode(encode(x)) == x despite float rounding (decode floors x_in into its bin).
+Dequantisation noise u: training draws it per batch; `log_prob` and `statistics` add none
+unless given a seed (x on its bin's lower edge, OpenAI's zero-noise objective), else noise
+drawn from the seed. `encode(x)` without a seed places x at its bin's centre (u = half a
+bin), so that decode(encode(x)) == x despite float rounding (decode floors x_in into its
+bin).
 """
 import math
 
@@ -28,24 +35,24 @@ from glow_prior.bijectors.multiscale import MultiScaleFlow
 from glow_prior.data import preprocess
 from glow_prior.errors import InputError
 from glow_prior.models.base import COMPONENTS, FLOW_TERMS, IMAGES, LEVELS, DensityModel
+from glow_prior.seeds import seed_pair
 
 tfb = tfp.bijectors
 tfd = tfp.distributions
 
 
 class FlowModel(DensityModel):
-    """flow: image/vector -> flat latent bijector with `forward_and_log_det(x, y=None)`;
+    """flow: image/vector -> flat latent bijector with `forward_and_log_det(x, labels)`;
     prior: a glow_prior.priors.Prior; event_shape: shape of one input example; context:
-    the FlowContext the flow's layers were built with."""
+    the FlowContext the flow's layers were built with; float_dtype: the precision it
+    computes in (the weights stay float32 and are cast)."""
 
     def __init__(self, flow, prior, event_shape, context, n_bits_x=None, classifier=None,
-                 name="flow_model"):
-        super().__init__(name=name)
+                 float_dtype=tf.float32, name="flow_model"):
+        super().__init__(event_shape, n_bits_x is not None, float_dtype, name)
         self.flow = flow
         self.prior = prior
         self.context = context
-        self.event_shape = tuple(int(d) for d in event_shape)
-        self.num_dims = int(math.prod(self.event_shape))
         if prior.latent_size != self.num_dims:
             raise InputError(f"prior over {prior.latent_size} dims, the data has "
                              f"{self.num_dims}")
@@ -54,12 +61,15 @@ class FlowModel(DensityModel):
         # True once the data-dependent init ran (saved in checkpoints: a resumed run must
         # not re-initialise actnorm over trained weights).
         self.initialized = tf.Variable(False, trainable=False, name="initialized")
-        self.distribution = tfd.TransformedDistribution(prior.distribution, tfb.Invert(flow))
+
+    @classmethod
+    def _parameter_properties(cls, dtype, num_classes=None):
+        return {}
 
     @property
     def capabilities(self):
         found = {FLOW_TERMS}
-        if len(self.event_shape) == 3:
+        if len(self.example_shape) == 3:
             found.add(IMAGES)
         if self.prior.n_components > 1:
             found.add(COMPONENTS)
@@ -79,8 +89,16 @@ class FlowModel(DensityModel):
 
     @property
     def conditional(self):
-        """True if log-likelihoods need class labels y (Glow's ycond)."""
+        """True if log-likelihoods need class labels (Glow's ycond)."""
         return bool(getattr(self.flow, "class_conditional", False))
+
+    @property
+    def flow_distribution(self):
+        """p(x_in) over the flow's continuous input space as a TFP TransformedDistribution
+        (images: x_in = x/n_bins - 0.5 + u, not pixel values; log p(x_in) - D log n_bins is
+        OpenAI's log-likelihood)."""
+        return tfd.TransformedDistribution(self.prior.distribution(self.float_dtype),
+                                           tfb.Invert(self.flow))
 
     @property
     def discretization_nats(self):
@@ -89,68 +107,89 @@ class FlowModel(DensityModel):
             return 0.0
         return self.num_dims * math.log(preprocess.n_bins(self.n_bits_x))
 
+    def needs_initialization(self):
+        return not bool(self.initialized.numpy())
+
+    # --------------------------------------------------------------- flat internals
     def flow_input(self, x, noise=None):
         if not self.discrete:
-            return tf.cast(x, tf.float32)
-        return preprocess.to_flow_input(x, self.n_bits_x, noise)
+            return tf.cast(x, self.float_dtype)
+        return preprocess.to_flow_input(x, self.n_bits_x, noise, self.float_dtype)
 
-    def _labels(self, y):
+    def _flow_labels(self, labels):
         """Class labels reach the flow only if it is class-conditional."""
-        return y if self.conditional else None
+        return labels if self.conditional else None
 
-    def encode_with_log_det(self, x, noise=None, y=None):
+    def encode_with_log_det(self, x, noise=None, labels=None):
         """(flat latent z [B, D], log|det dz/dx_in| [B]) in one pass."""
-        return self.flow.forward_and_log_det(self.flow_input(x, noise), y=self._labels(y))
+        return self.flow.forward_and_log_det(self.flow_input(x, noise),
+                                             labels=self._flow_labels(labels))
 
-    def log_likelihood(self, x, noise=None, y=None):
+    def log_likelihood(self, x, noise=None, labels=None):
         """Per-example log-likelihood in nats under the prior's (mixture) density."""
-        z, log_det = self.encode_with_log_det(x, noise, y)
+        z, log_det = self.encode_with_log_det(x, noise, labels)
         return self.prior.log_prob(z) + log_det - self.discretization_nats
-
-    def assigned_log_likelihood(self, x, components, noise=None, y=None):
-        """Log-likelihood with each example scored by its assigned component only."""
-        z, log_det = self.encode_with_log_det(x, noise, y)
-        return (self.prior.component_log_prob(z, components) + log_det
-                - self.discretization_nats)
-
-    def log_likelihood_per_component(self, x, noise=None, y=None):
-        """[B, K] log-likelihoods with each prior component as the whole prior."""
-        z, log_det = self.encode_with_log_det(x, noise, y)
-        return (self.prior.log_prob_per_component(z) + log_det[:, None]
-                - self.discretization_nats)
 
     def dequantization_noise(self, x, seed):
         """Uniform noise U[0, 1/n_bins) for pixel data (stateless: the seed fixes it)."""
-        return preprocess.uniform_noise(tf.shape(x), self.n_bits_x, seed)
+        return preprocess.uniform_noise(tf.shape(x), self.n_bits_x, seed_pair(seed),
+                                        self.float_dtype)
 
-    def _test_noise(self, x, seed, dequantize):
-        return self.dequantization_noise(x, seed) if self.discrete and dequantize else None
+    def _test_noise(self, x, seed):
+        """No noise without a seed (or for vectors), else uniform noise from the seed."""
+        if seed is None or not self.discrete:
+            return None
+        return self.dequantization_noise(x, seed)
 
-    def train_log_likelihood(self, x, seed, y=None, components=None, noise=None):
-        """What training maximises: the assigned-component log-likelihood when components
-        are given (mixture-prior training), else the prior's own density; pixel data is
-        dequantised with the batch's `noise`, or noise drawn from `seed`."""
+    # -------------------------------------------------------------------- training
+    def train_log_likelihood(self, batch, seed):
+        """What training maximises: the assigned-component log-likelihood when the batch
+        has components (mixture-prior training), else the prior's own density; pixel data
+        is dequantised with the batch's noise, or noise drawn from `seed`."""
+        noise = batch.noise
         if self.discrete and noise is None:
-            noise = self.dequantization_noise(x, seed)
-        if components is None:
-            return self.log_likelihood(x, noise, y)
-        return self.assigned_log_likelihood(x, components, noise, y)
+            noise = self.dequantization_noise(batch.x, seed)
+        z, log_det = self.encode_with_log_det(batch.x, noise, batch.labels)
+        if batch.components is None:
+            log_prior = self.prior.log_prob(z)
+        else:
+            log_prior = self.prior.component_log_prob(z, batch.components)
+        return log_prior + log_det - self.discretization_nats
 
-    def score(self, x, seed, dequantize=True, y=None):
-        """Test-time log-likelihood (nats). Pixel data gets uniform noise drawn from `seed`
-        (the same seed gives the same noise) or, with dequantize=False, none."""
-        return self.log_likelihood(x, self._test_noise(x, seed, dequantize), y)
+    def class_logits(self, batch):
+        """OpenAI's ycond classifier on the spatial mean of z_top (needs a classifier)."""
+        _, z_top, _ = self.flow.encode(self.flow_input(batch.x, batch.noise), batch.labels)
+        return self.classifier(tf.reduce_mean(z_top, axis=[1, 2]))
 
-    def statistics(self, x, seed, dequantize=True, y=None):
+    def initialize(self, batch):
+        """OpenAI's data-dependent init on one batch (eager), marked in `initialized`."""
+        with self.context.data_dependent_init():
+            self.encode_with_log_det(tf.convert_to_tensor(batch.x), batch.noise, batch.labels)
+        self.initialized.assign(True)
+
+    # ------------------------------------------------------- the distribution's parts
+    def _log_likelihood(self, x, labels, seed):
+        return self.log_likelihood(x, self._test_noise(x, seed), labels)
+
+    def log_prob_per_component(self, x, labels=None, seed=None):
+        """[..., K] log-likelihoods with each prior component as the whole prior."""
+        def per_component(flat, flat_labels, flat_seed):
+            z, log_det = self.encode_with_log_det(flat, self._test_noise(flat, flat_seed),
+                                                  flat_labels)
+            return (self.prior.log_prob_per_component(z) + log_det[:, None]
+                    - self.discretization_nats)
+        return self._per_example(per_component, x, labels, seed)
+
+    def _statistics(self, x, labels, seed):
         """Per-example statistics (see glow_prior.models.base) from one pass."""
-        x_in = self.flow_input(x, self._test_noise(x, seed, dequantize))
-        labels = self._labels(y)
+        x_in = self.flow_input(x, self._test_noise(x, seed))
+        labels = self._flow_labels(labels)
         if self.supports(LEVELS):
-            parts, _, level_log_dets = self.flow.encode(x_in, y=labels)
+            parts, _, level_log_dets = self.flow.encode(x_in, labels)
             z = tf.concat([tf.reshape(p, [tf.shape(p)[0], -1]) for p in parts], axis=-1)
             log_det = tf.add_n(level_log_dets)
         else:
-            z, log_det = self.flow.forward_and_log_det(x_in, y=labels)
+            z, log_det = self.flow.forward_and_log_det(x_in, labels=labels)
         log_prior = self.prior.log_prob(z)
         stats = {"log_likelihood": log_prior + log_det - self.discretization_nats,
                  "log_det": log_det, "log_prior": log_prior,
@@ -175,32 +214,18 @@ class FlowModel(DensityModel):
             terms[f"level_{index}"] = log_normal + log_det - share
         return terms
 
-    def class_logits(self, x, noise=None, y=None):
-        """OpenAI's ycond classifier on the spatial mean of z_top (needs a classifier)."""
-        _, z_top, _ = self.flow.encode(self.flow_input(x, noise), self._labels(y))
-        return self.classifier(tf.reduce_mean(z_top, axis=[1, 2]))
-
-    def encode(self, x, noise=None, y=None):
-        """Flat latents; pixel data without `noise` sits at its bins' centres."""
+    def _encode(self, x, labels, seed):
+        """Flat latents; pixel data without a noise seed sits at its bins' centres."""
+        noise = self._test_noise(x, seed)
         if self.discrete and noise is None:
-            noise = preprocess.bin_centres(tf.shape(x), self.n_bits_x)
-        return self.encode_with_log_det(x, noise, y)[0]
+            noise = preprocess.bin_centres(tf.shape(x), self.n_bits_x, self.float_dtype)
+        return self.encode_with_log_det(x, noise, labels)[0]
 
-    def decode(self, z, y=None):
-        """Flat latent -> data (uint8 images for pixel data)."""
-        x, _ = self.flow.inverse_and_log_det(z, y=self._labels(y))
+    def _decode(self, z, labels):
+        x, _ = self.flow.inverse_and_log_det(z, labels=self._flow_labels(labels))
         return preprocess.postprocess(x, self.n_bits_x) if self.discrete else x
 
-    def sample(self, n, seed, temperature=1.0, y=None):
-        """Samples drawn at `temperature` (the prior's deviations scaled)."""
-        return self.decode(self.prior.sample(n, seed, temperature), y)
-
-    def initialize_from_batch(self, batch):
-        """Data-dependent init on a training batch (its inputs, noise and labels)."""
-        self.initialize(batch["x"], batch.get("noise"), batch.get("y"))
-
-    def initialize(self, x, noise=None, y=None):
-        """OpenAI's data-dependent init on one batch (eager), marked in `initialized`."""
-        with self.context.data_dependent_init():
-            self.encode_with_log_det(tf.convert_to_tensor(x), noise, y)
-        self.initialized.assign(True)
+    def _draw(self, n, seed, temperature, labels):
+        """n samples at `temperature` (the prior's deviations scaled)."""
+        return self._decode(self.prior.sample(n, seed, temperature, dtype=self.float_dtype),
+                            labels)

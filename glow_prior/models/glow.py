@@ -83,7 +83,7 @@ def build_glow_flow(config, context):
     return MultiScaleFlow(config.image_shape, levels, splits, top)
 
 
-def build_glow(config, prior_fn, context=None):
+def build_glow(config, prior_fn, context=None, float_dtype="float32"):
     """A FlowModel; `prior_fn(latent_size)` builds the prior over the flat latent."""
     context = context or FlowContext()
     flow = build_glow_flow(config, context)
@@ -91,4 +91,4 @@ def build_glow(config, prior_fn, context=None):
     if config.ycond and config.weight_y > 0:
         classifier = LinearZeros("model/classifier", flow.latent_shapes[-1][-1], config.n_y)
     return FlowModel(flow, prior_fn(flow.latent_size), config.image_shape, context,
-                     config.n_bits_x, classifier)
+                     config.n_bits_x, classifier, float_dtype)

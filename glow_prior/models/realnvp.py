@@ -88,9 +88,9 @@ def build_realnvp_flow(config, context):
     return MultiScaleFlow(config.image_shape, levels, splits, top, name="realnvp")
 
 
-def build_realnvp(config, prior_fn, context=None):
+def build_realnvp(config, prior_fn, context=None, float_dtype="float32"):
     """A FlowModel for glow_prior.config.RealNVPConfig `config`."""
     context = context or FlowContext()
     flow = build_realnvp_flow(config, context)
     return FlowModel(flow, prior_fn(flow.latent_size), config.image_shape, context,
-                     config.n_bits_x)
+                     config.n_bits_x, float_dtype=float_dtype)

@@ -3,6 +3,7 @@ import functools
 
 from glow_prior.bijectors.base import FlowContext
 from glow_prior.errors import RunDirError
+from glow_prior.models.base import as_float_dtype
 from glow_prior.models.glow import build_glow
 from glow_prior.models.realnvp import build_realnvp
 from glow_prior.models.tabular import build_tabular
@@ -10,25 +11,31 @@ from glow_prior.models.vae import VAE
 from glow_prior.optim import PolyakAverage
 from glow_prior.priors import build_prior
 from glow_prior.rundir import RunDir
+from glow_prior.weights import assign_by_name, values_by_name
 
 
-def _build_vae(config, prior_fn, context=None):
+def _build_vae(config, prior_fn, context=None, float_dtype="float32"):
     del context  # Keras layers: no flow context
-    return VAE(config, prior_fn(config.latent_dim))
+    return VAE(config, prior_fn(config.latent_dim), float_dtype)
 
 
 BUILDERS = {"glow": build_glow, "realnvp": build_realnvp, "tabular": build_tabular,
             "vae": _build_vae}
 
 
-def build_model(spec, mixed_precision="none"):
-    """The (untrained) model a glow_prior.config.RunSpec describes."""
+def build_model(spec, mixed_precision="none", float_dtype="float32"):
+    """The (untrained) model a glow_prior.config.RunSpec describes, computing in
+    `float_dtype` (float32 or float64)."""
     return BUILDERS[spec.model](spec.architecture, functools.partial(build_prior, spec.prior),
-                                FlowContext(mixed_precision))
+                                FlowContext(mixed_precision), float_dtype)
 
 
-def load_model(logdir, use_polyak=False):
-    """(model, spec) with the newest checkpoint of `logdir` restored (verified, strict)."""
+def load_model(logdir, use_polyak=False, float_dtype="float32"):
+    """(model, spec) with the newest checkpoint of `logdir` restored (verified, strict).
+
+    float_dtype: the precision the returned model computes in. Checkpoints hold float32
+    weights; for float64 the restored weights are copied by name into a model built in
+    float64 (a model for evaluation: training always runs in float32)."""
     run = RunDir(logdir)
     spec = run.read_spec()
     model = build_model(spec)
@@ -40,4 +47,8 @@ def load_model(logdir, use_polyak=False):
         raise RunDirError(f"{logdir} has no checkpoint in checkpoints/")
     if polyak is not None:
         polyak.copy_to_model()
+    if as_float_dtype(float_dtype) != model.float_dtype:
+        copy = build_model(spec, float_dtype=float_dtype)
+        assign_by_name(copy, values_by_name(model), f"run {logdir}")
+        model = copy
     return model, spec

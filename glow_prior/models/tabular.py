@@ -22,9 +22,10 @@ def _coupling(config, index, rng):
                     name="vector_coupling", event_ndims=1)
 
 
-def build_tabular(config, prior_fn, context=None):
+def build_tabular(config, prior_fn, context=None, float_dtype="float32"):
     """A FlowModel for glow_prior.config.TabularFlowConfig `config`."""
     rng = np.random.RandomState(config.seed)
     couplings = [_coupling(config, index, rng) for index in range(config.n_couplings)]
     return FlowModel(FlowChain(couplings, name="tabular_flow"), prior_fn(config.num_dims),
-                     (config.num_dims,), context or FlowContext(), n_bits_x=None)
+                     (config.num_dims,), context or FlowContext(), n_bits_x=None,
+                     float_dtype=float_dtype)

@@ -28,7 +28,9 @@ whole prior is used. Test log-likelihoods are importance-sampled with q as the p
 
     log p(x) ~ logsumexp_s [log p(x|z_s) + log p(z_s) - log q(z_s|x)] - log S,  z_s ~ q(z|x),
 
-with p the uniform mixture, in chunks so that S = 5000 fits in memory.
+with p the uniform mixture, in chunks so that S = 5000 fits in memory. The S draws are
+common random numbers: z_s = mean(x) + std(x) * eps_s with the same eps_s for every example,
+so an image's estimate does not depend on the batch it is scored in.
 """
 import math
 
@@ -39,6 +41,7 @@ import tf_keras
 from glow_prior.data import preprocess
 from glow_prior.errors import InputError
 from glow_prior.models.base import COMPONENTS, ELBO_TERMS, IMAGES, POSTERIOR, DensityModel
+from glow_prior.seeds import seed_pair
 
 tfd = tfp.distributions
 layers = tf_keras.layers
@@ -54,9 +57,10 @@ class _Layers:
     (PREFIX_conv0, PREFIX_bn0, ...: variables are matched by name, e.g. by --restore_path,
     and Keras' automatic names depend on how many layers the process built before)."""
 
-    def __init__(self, seed, prefix):
+    def __init__(self, seed, prefix, dtype="float32"):
         self.seed = seed
         self.prefix = prefix
+        self.dtype = dtype
         self.count = 0
 
     def _init(self):
@@ -73,85 +77,104 @@ class _Layers:
         use_transpose = transpose and (stride > 1 or padding != "same")
         conv = layers.Conv2DTranspose if use_transpose else layers.Conv2D
         return conv(filters, kernel, stride, padding=padding, kernel_initializer=self._init(),
-                    name=self._name("conv"))
+                    name=self._name("conv"), dtype=self.dtype)
 
     def block(self, filters, kernel, stride, transpose=False, padding="same"):
         """Convolution, batch normalisation, ReLU."""
         return [self.conv(filters, kernel, stride, transpose, padding),
                 layers.BatchNormalization(momentum=BATCH_NORM_MOMENTUM,
-                                          name=self._name("bn")), layers.ReLU()]
+                                          name=self._name("bn"), dtype=self.dtype),
+                layers.ReLU(dtype=self.dtype)]
 
     def dense(self, units):
-        return layers.Dense(units, kernel_initializer=self._init(), name=self._name("dense"))
+        return layers.Dense(units, kernel_initializer=self._init(), name=self._name("dense"),
+                            dtype=self.dtype)
 
 
-def build_encoder(image_shape, latent_dim, seed=0):
-    make, blocks = _Layers(seed, "encoder"), []
+def build_encoder(image_shape, latent_dim, seed=0, dtype="float32"):
+    make, blocks = _Layers(seed, "encoder", dtype), []
     for filters, stride in zip((8, 16, 32, 64, 64), (2, 1, 2, 1, 2)):
         blocks += make.block(filters, 5, stride)
-    return tf_keras.Sequential([layers.InputLayer(input_shape=image_shape), *blocks,
-                                layers.Flatten(), make.dense(2 * latent_dim)],
-                               name="encoder")
+    return tf_keras.Sequential([layers.InputLayer(input_shape=image_shape, dtype=dtype),
+                                *blocks, layers.Flatten(dtype=dtype),
+                                make.dense(2 * latent_dim)], name="encoder")
 
 
-def build_decoder(image_shape, latent_dim, seed=0):
+def build_decoder(image_shape, latent_dim, seed=0, dtype="float32"):
     height, _, channels = image_shape
-    logits, make = 256 * channels, _Layers(seed + 1000, "decoder")
+    logits, make = 256 * channels, _Layers(seed + 1000, "decoder", dtype)
     if height == 28:
-        body = [make.dense(7 * 7 * 64), layers.ReLU(), layers.Reshape((7, 7, 64)),
+        body = [make.dense(7 * 7 * 64), layers.ReLU(dtype=dtype),
+                layers.Reshape((7, 7, 64), dtype=dtype),
                 *make.block(64, 5, 2, True), *make.block(32, 5, 2, True),
                 *make.block(64, 5, 1, True), make.conv(logits, 4, 1, True)]
     else:
-        body = [layers.Reshape((1, 1, latent_dim)),
+        body = [layers.Reshape((1, 1, latent_dim), dtype=dtype),
                 *make.block(64, 4, 1, True, padding="valid"), *make.block(32, 4, 2, True),
                 *make.block(32, 4, 2, True), make.conv(logits, 4, 2, True)]
-    return tf_keras.Sequential([layers.InputLayer(input_shape=(latent_dim,)), *body],
-                               name="decoder")
+    return tf_keras.Sequential([layers.InputLayer(input_shape=(latent_dim,), dtype=dtype),
+                                *body], name="decoder")
 
 
-def importance_log_likelihood(log_joint, proposal, n_samples, chunk, seed, extra_shape=()):
+def importance_log_likelihood(log_joint, proposal, n_samples, chunk, seed, extra_shape=(),
+                              reparameterize=None):
     """log (1/S) sum_s p(x, z_s) / q(z_s), z_s ~ q, accumulated over chunks of samples.
 
     log_joint: z [M, B, L] -> log p(x, z) [M, B, *extra_shape] (e.g. one column per prior
-    component); proposal: a batch-[B] distribution over z in R^L; chunk: samples per chunk
-    (may be a tensor). Returns [B, *extra_shape]. Chunk i draws its samples with the
-    stateless seed fold_in(seed, i).
+    component); proposal: a batch-[B] distribution q over z in R^L; chunk: samples per
+    chunk (may be a tensor); reparameterize: standard-normal draws eps [M, 1, L] -> samples
+    of q [M, B, L] (default: mean + std * eps, for q an Independent Normal). Returns
+    [B, *extra_shape]. Common random numbers: eps [S, L] is drawn once from the stateless
+    `seed` and serves every example, so an example's estimate does not depend on the batch
+    it is in (nor on the chunk size, up to float rounding).
     """
+    if reparameterize is None:
+        normal = proposal.distribution
+        reparameterize = lambda eps: normal.loc + normal.scale * eps  # noqa: E731
+    dtype = proposal.dtype
+    eps = tf.random.stateless_normal([n_samples, proposal.event_shape[-1]], seed, dtype=dtype)
     n_chunks = (n_samples + chunk - 1) // chunk
     shape = tf.concat([proposal.batch_shape_tensor(), tf.constant(extra_shape, tf.int32)], 0)
-    total = tf.fill(shape, tf.constant(-math.inf, tf.float32))
-    for index in tf.range(n_chunks):
-        size = tf.minimum(chunk, n_samples - index * chunk)
-        z = proposal.sample(size, seed=tf.random.experimental.stateless_fold_in(seed, index))
+
+    def add_chunk(index, total):
+        z = reparameterize(eps[index * chunk:(index + 1) * chunk, None, :])
         log_q = tf.reshape(proposal.log_prob(z),
                            tf.concat([tf.shape(z)[:2], tf.ones([len(extra_shape)], tf.int32)],
                                      0))
         weights = log_joint(z) - log_q
-        total = tf.experimental.numpy.logaddexp(total, tf.reduce_logsumexp(weights, axis=0))
+        return index + 1, tf.experimental.numpy.logaddexp(total,
+                                                          tf.reduce_logsumexp(weights, axis=0))
+
+    # An explicit loop: this runs inside TFP's log_prob, which AutoGraph does not convert.
+    _, total = tf.while_loop(lambda index, _: index < n_chunks, add_chunk,
+                             (tf.constant(0), tf.fill(shape, tf.constant(-math.inf, dtype))))
     return total - math.log(n_samples)
 
 
 class VAE(DensityModel):
-    """The VAE with the interface of glow_prior.models.base."""
+    """The VAE with the interface of glow_prior.models.base: a distribution over uint8
+    images. Its Keras layers compute in `float_dtype` (float32, or float64 for a copy of a
+    trained model's weights, glow_prior.models.registry.load_model)."""
 
-    def __init__(self, config, prior, name="vae"):
-        super().__init__(name=name)
+    conditional = False
+    dequantized = False
+    discrete = True
+
+    def __init__(self, config, prior, float_dtype="float32", name="vae"):
+        super().__init__(config.image_shape, True, float_dtype, name)
         if prior.latent_size != config.latent_dim:
             raise InputError(f"prior over {prior.latent_size} dims, latent has "
                              f"{config.latent_dim}")
         self.config = config
         self.prior = prior
-        self.event_shape = tuple(config.image_shape)
-        self.num_dims = int(math.prod(self.event_shape))
         self.importance_samples = config.importance_samples
-        self.encoder = build_encoder(self.event_shape, config.latent_dim, config.seed)
-        self.decoder = build_decoder(self.event_shape, config.latent_dim, config.seed)
-        # No data-dependent init: always initialised (kept for the trainer's interface).
-        self.initialized = tf.Variable(True, trainable=False, name="initialized")
+        dtype = self.float_dtype.name
+        self.encoder = build_encoder(self.example_shape, config.latent_dim, config.seed, dtype)
+        self.decoder = build_decoder(self.example_shape, config.latent_dim, config.seed, dtype)
 
-    conditional = False
-    dequantized = False
-    discrete = True
+    @classmethod
+    def _parameter_properties(cls, dtype, num_classes=None):
+        return {}
 
     @property
     def capabilities(self):
@@ -160,16 +183,22 @@ class VAE(DensityModel):
             found.add(COMPONENTS)
         return frozenset(found)
 
+    def posterior_parameters(self, x_uint8, training=False, encoder=None):
+        """(mean, log-variance) of q(z|x) from `encoder` (default: the model's own; likelihood
+        regret passes per-example copies)."""
+        x = preprocess.to_flow_input(x_uint8, 8, dtype=self.float_dtype)
+        h = (encoder or self.encoder)(x, training=training)
+        return tuple(tf.split(h, 2, axis=-1))
+
     def posterior(self, x_uint8, training=False):
-        x = preprocess.to_flow_input(x_uint8, 8)
-        h = self.encoder(x, training=training)
-        mean, log_variance = tf.split(h, 2, axis=-1)
-        # Independent Normals, like the prior's components, so tfd.kl_divergence is analytic.
+        """q(z|x): independent Normals, like the prior's components, so
+        tfd.kl_divergence is analytic."""
+        mean, log_variance = self.posterior_parameters(x_uint8, training)
         return tfd.Independent(tfd.Normal(mean, tf.exp(0.5 * log_variance)), 1)
 
     def _logits(self, z, training=False):
         logits = self.decoder(z, training=training)
-        return tf.reshape(logits, [-1, *self.event_shape, 256])
+        return tf.reshape(logits, [-1, *self.example_shape, 256])
 
     def decoder_log_likelihood(self, x_uint8, z, training=False):
         """log p(x | z) [B] for z [B, L]: 256-way categorical per subpixel."""
@@ -179,24 +208,24 @@ class VAE(DensityModel):
     def kl(self, posterior, z, components=None):
         """KL(q(z|x) || p) per example: analytic for one Gaussian component, else the
         one-sample estimate log q(z) - log p(z) at z (mixtures, generalized Gaussians)."""
+        means = tf.cast(self.prior.means, z.dtype)
         if components is None:
             if self.prior.n_components > 1:
                 return posterior.log_prob(z) - self.prior.log_prob(z)
-            component = self.prior.component(self.prior.means[0])
+            component = self.prior.component(means[0])
         else:
-            component = self.prior.component(tf.gather(self.prior.means, components))
+            component = self.prior.component(tf.gather(means, components))
         try:
             return tfd.kl_divergence(posterior, component)
         except NotImplementedError:  # generalized Gaussian components
             return posterior.log_prob(z) - component.log_prob(z)
 
-    def train_log_likelihood(self, x, seed, y=None, components=None, noise=None):
+    def train_log_likelihood(self, batch, seed):
         """The ELBO per example (nats), with the assigned component's prior term."""
-        del y, noise
-        posterior = self.posterior(x, training=True)
+        posterior = self.posterior(batch.x, training=True)
         z = posterior.sample(seed=seed)
-        return self.decoder_log_likelihood(x, z, training=True) - self.kl(posterior, z,
-                                                                           components)
+        return (self.decoder_log_likelihood(batch.x, z, training=True)
+                - self.kl(posterior, z, batch.components))
 
     def _importance_per_component(self, x, seed, posterior):
         """[B, K] importance-sampled log p(x) with each prior component as the prior."""
@@ -206,37 +235,41 @@ class VAE(DensityModel):
             samples = tf.shape(z)[0]
             flat = tf.reshape(z, [-1, self.config.latent_dim])
             tiled = tf.tile(x[None], [samples, 1, 1, 1, 1])
-            log_px = self.decoder_log_likelihood(tf.reshape(tiled, [-1, *self.event_shape]),
+            log_px = self.decoder_log_likelihood(tf.reshape(tiled, [-1, *self.example_shape]),
                                                  flat)
             joint = log_px[:, None] + self.prior.log_prob_per_component(flat)
             return tf.reshape(joint, [samples, batch, self.prior.n_components])
 
         chunk = tf.maximum(1, self.config.importance_chunk // batch)
         return importance_log_likelihood(log_joint, posterior, self.importance_samples, chunk,
-                                         seed, extra_shape=(self.prior.n_components,))
+                                         seed_pair(0 if seed is None else seed),
+                                         extra_shape=(self.prior.n_components,))
 
     def _mixture(self, per_component):
         """log of the uniform mixture from per-component log-likelihoods [B, K]."""
         return tf.reduce_logsumexp(per_component, axis=-1) - math.log(self.prior.n_components)
 
-    def score(self, x, seed, dequantize=True, y=None):
+    def _log_likelihood(self, x, labels, seed):
         """Importance-sampled log p(x) (nats) under the uniform mixture prior."""
-        del dequantize, y
         return self._mixture(self._importance_per_component(x, seed, self.posterior(x)))
 
-    def log_likelihood_per_component(self, x, noise=None, y=None, seed=(0, 0)):
-        """[B, K] importance-sampled log-likelihoods, each component as the whole prior."""
-        del noise, y
-        return self._importance_per_component(x, tf.constant(seed, tf.int64),
-                                              self.posterior(x))
+    def log_prob_per_component(self, x, labels=None, seed=None):
+        """[..., K] importance-sampled log-likelihoods, each component as the whole prior."""
+        return self._per_example(
+            lambda flat, _, flat_seed: self._importance_per_component(
+                flat, flat_seed, self.posterior(flat)), x, labels, seed)
 
-    def statistics(self, x, seed, dequantize=True, y=None):
+    def _statistics(self, x, labels, seed):
         """log_likelihood (importance-sampled), elbo = reconstruction - kl (one posterior
-        sample), and per-component log-likelihoods for mixture priors."""
-        del dequantize, y
+        sample, the same standard-normal draw for every example), and per-component
+        log-likelihoods for mixture priors."""
         posterior = self.posterior(x)
-        per_component = self._importance_per_component(x, seed, posterior)  # as in score
-        z = posterior.sample(seed=tf.random.experimental.stateless_fold_in(seed, 10 ** 6))
+        per_component = self._importance_per_component(x, seed, posterior)  # as log_prob
+        eps = tf.random.stateless_normal(
+            [self.config.latent_dim],
+            tf.random.experimental.stateless_fold_in(seed_pair(0 if seed is None else seed),
+                                                     10 ** 6), dtype=self.float_dtype)
+        z = posterior.distribution.loc + posterior.distribution.scale * eps
         reconstruction = self.decoder_log_likelihood(x, z)
         kl = self.kl(posterior, z)
         stats = {"log_likelihood": self._mixture(per_component), "elbo": reconstruction - kl,
@@ -245,20 +278,22 @@ class VAE(DensityModel):
             stats["component_log_likelihood"] = per_component
         return stats
 
-    def encode(self, x, noise=None, y=None):
+    def _encode(self, x, labels, seed):
         """Posterior means (what Kamoi et al. plot for VAEs)."""
-        del noise, y
-        return self.posterior(x).mean()
+        return self.posterior_parameters(x)[0]
 
-    def decode(self, z, y=None):
+    def _decode(self, z, labels):
         """Expected pixel values of p(x|z), as uint8 images."""
-        del y
-        probabilities = tf.nn.softmax(self._logits(tf.convert_to_tensor(z, tf.float32)))
-        expected = tf.reduce_sum(probabilities * tf.range(256, dtype=tf.float32), axis=-1)
+        probabilities = tf.nn.softmax(self._logits(z))
+        expected = tf.reduce_sum(probabilities * tf.range(256, dtype=probabilities.dtype),
+                                 axis=-1)
         return tf.cast(tf.clip_by_value(tf.round(expected), 0, 255), tf.uint8)
 
-    def sample(self, n, seed, temperature=1.0, y=None):
-        return self.decode(self.prior.sample(n, seed, temperature), y)
-
-    def initialize_from_batch(self, batch):
-        del batch  # nothing data-dependent to initialise
+    def _draw(self, n, seed, temperature, labels):
+        """Images x ~ p(x|z), z ~ the prior at `temperature`: every subpixel drawn from its
+        256-way categorical (`decode` gives the expected image instead)."""
+        prior_seed, pixel_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+        z = self.prior.sample(n, prior_seed, temperature, dtype=self.float_dtype)
+        pixels = tfd.Categorical(logits=self._logits(z)).sample(
+            seed=tf.cast(tf.math.floormod(pixel_seed, 2 ** 31), tf.int32))
+        return tf.cast(pixels, tf.uint8)

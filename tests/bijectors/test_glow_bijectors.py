@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from glow_prior.batches import Batch
 from glow_prior.bijectors.actnorm import ActNorm
 from glow_prior.bijectors.base import FlowContext
 from glow_prior.bijectors.conditioners import GlowCouplingNet
@@ -132,11 +133,12 @@ def test_glow_change_of_variables_against_brute_force_jacobian(variant):
     model = _tiny_glow(**GLOW_VARIANTS[variant])
     y = tf.constant([0, 2]) if model.conditional else None
     x = tf.constant(np.random.default_rng(2).uniform(-0.5, 0.5, (2, 4, 4, 2)), tf.float32)
-    z, log_det = model.flow.forward_and_log_det(x, y=y)
+    z, log_det = model.flow.forward_and_log_det(x, labels=y)
     assert z.shape == (2, 32)
-    expected = brute_force_log_det(lambda v: model.flow.forward_and_log_det(v, y=y)[0], x)
+    expected = brute_force_log_det(lambda v: model.flow.forward_and_log_det(v, labels=y)[0],
+                                   x)
     np.testing.assert_allclose(log_det, expected, atol=1e-3)
-    x_back, inverse_log_det = model.flow.inverse_and_log_det(z, y=y)
+    x_back, inverse_log_det = model.flow.inverse_and_log_det(z, labels=y)
     np.testing.assert_allclose(x_back, x, atol=1e-4)
     np.testing.assert_allclose(inverse_log_det, -log_det, atol=1e-3)
 
@@ -146,8 +148,8 @@ def test_transformed_distribution_matches_one_pass_density():
     x = tf.constant(np.random.default_rng(4).uniform(-0.5, 0.5, (3, 4, 4, 2)), tf.float32)
     z, log_det = model.flow.forward_and_log_det(x)
     one_pass = model.prior.log_prob(z) + log_det
-    np.testing.assert_allclose(model.distribution.log_prob(x), one_pass, rtol=1e-5)
-    samples = model.distribution.sample(5, seed=(1, 2))
+    np.testing.assert_allclose(model.flow_distribution.log_prob(x), one_pass, rtol=1e-5)
+    samples = model.flow_distribution.sample(5, seed=(1, 2))
     assert samples.shape == (5, 4, 4, 2)
 
 
@@ -166,7 +168,7 @@ def test_data_dependent_init_normalises_first_actnorm():
     model = _tiny_glow(flow_coupling=1)
     x = np.random.default_rng(5).integers(0, 256, (64, 4, 4, 2), dtype=np.uint8)
     noise = np.random.default_rng(6).uniform(0, 1 / 256, x.shape).astype(np.float32)
-    model.initialize(x, noise)
+    model.initialize(Batch(x, noise=noise))
     squeezed = squeeze2d(model.flow_input(x, noise))
     normalised, _ = model.flow.levels[0].steps[1].steps[0].forward_and_log_det(squeezed)
     np.testing.assert_allclose(tf.reduce_mean(normalised, [0, 1, 2]), 0.0, atol=1e-5)

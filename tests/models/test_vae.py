@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from glow_prior.batches import Batch
 from glow_prior.config import PriorConfig, VAEConfig
 from glow_prior.models.vae import VAE, importance_log_likelihood
 from glow_prior.priors import build_prior
@@ -42,9 +43,15 @@ def _exact_posterior():
                                       np.linalg.cholesky(covariance).astype(np.float32))
 
 
+def _affine(distribution):
+    """Its samples as a function of standard-normal draws (an affine TFP distribution)."""
+    return distribution.bijector.forward
+
+
 def test_exact_posterior_proposal_gives_the_exact_marginal():
-    estimate = importance_log_likelihood(_log_joint, _exact_posterior(), 7, 3,
-                                         tf.constant([0, 1]))
+    posterior = _exact_posterior()
+    estimate = importance_log_likelihood(_log_joint, posterior, 7, 3, tf.constant([0, 1]),
+                                         reparameterize=_affine(posterior))
     np.testing.assert_allclose(estimate, _exact_log_marginal(X), atol=1e-4)
 
 
@@ -53,7 +60,7 @@ def test_estimate_rises_toward_the_exact_marginal_with_more_samples():
     proposal = tfd.MultivariateNormalDiag(posterior.mean() + 0.5, 1.5 * tf.ones([3, L]))
     exact = _exact_log_marginal(X)
     estimator = tf.function(lambda samples, seed: importance_log_likelihood(
-        _log_joint, proposal, samples, 250, seed))
+        _log_joint, proposal, samples, 250, seed, reparameterize=_affine(proposal)))
     means = []
     for samples in (1, 10, 100, 1000):
         estimates = [estimator(samples, tf.constant([samples, repeat])).numpy()
@@ -74,7 +81,7 @@ def test_architecture_output_shapes(shape, latent):
     assert model.posterior(x).mean().shape == (2, latent)
     assert model._logits(tf.zeros([2, latent])).shape == (2, *shape, 256)
     assert model.decode(tf.zeros([2, latent])).shape == (2, *shape)
-    assert model.score(x, tf.constant([0, 1])).shape == (2,)
+    assert model.log_prob(x, seed=(0, 1)).shape == (2,)
 
 
 def test_training_term_uses_the_assigned_component():
@@ -82,7 +89,7 @@ def test_training_term_uses_the_assigned_component():
     model = VAE(VAEConfig(latent_dim=50), prior)
     x = RNG.integers(0, 256, (2, 28, 28, 1), dtype=np.uint8)
     seed = tf.constant([3, 4])
-    elbo = model.train_log_likelihood(x, seed, components=tf.constant([0, 1]))
+    elbo = model.train_log_likelihood(Batch(x, components=tf.constant([0, 1])), seed)
     posterior = model.posterior(x, training=True)
     z = posterior.sample(seed=seed)
     decoder_ll = model.decoder_log_likelihood(x, z, training=True)  # batch-norm batch of 2
@@ -96,7 +103,7 @@ def test_training_term_uses_the_assigned_component():
 def test_importance_estimate_is_above_the_elbo():
     model = VAE(VAEConfig(latent_dim=50, importance_samples=200), build_prior(PriorConfig(), 50))
     x = RNG.integers(0, 256, (2, 28, 28, 1), dtype=np.uint8)
-    elbos = np.mean([model.train_log_likelihood(x, tf.constant([9, s])).numpy()
+    elbos = np.mean([model.train_log_likelihood(Batch(x), tf.constant([9, s])).numpy()
                      for s in range(20)], axis=0)
     # train_log_likelihood runs batch norm in training mode; compare in inference mode.
     posterior = model.posterior(x)
@@ -106,4 +113,4 @@ def test_importance_estimate_is_above_the_elbo():
                                tfd.kl_divergence(posterior, standard)).numpy()
                               for i in range(20)], axis=0)
     assert np.all(np.isfinite(elbos))
-    assert np.all(model.score(x, tf.constant([0, 1])).numpy() > inference_elbo)
+    assert np.all(model.log_prob(x, seed=(0, 1)).numpy() > inference_elbo)
