@@ -8,7 +8,10 @@ Every binary turns these into one line on stderr ("error: ...") and exit status 
     ├── DataUnavailableError  a dataset is neither prepared nor downloadable; raw files missing
     ├── RunDirError           a run directory is missing, locked, or holds another experiment
     ├── CheckpointError       a checkpoint is corrupt or does not fit the model
-    └── NonFiniteLossError    training produced NaN/Inf (the last finite state is kept)
+    ├── FileSystemError       a path the user gave cannot be read or written (read-only,
+    │                         full disk, a file where a folder belongs, ...)
+    ├── NonFiniteLossError    training produced NaN/Inf (the last finite state is kept)
+    └── Interrupted           training was stopped by SIGINT/SIGTERM after checkpointing
 """
 
 
@@ -32,5 +35,19 @@ class CheckpointError(GlowPriorError):
     """A checkpoint cannot be read, is corrupt, or does not match the model."""
 
 
+class FileSystemError(GlowPriorError):
+    """A file or folder given by the user cannot be read or written; the message names the
+    path, what was being done and the fix."""
+
+
 class NonFiniteLossError(GlowPriorError, FloatingPointError):
     """The loss or a gradient became NaN/Inf; the message names the state that was kept."""
+
+
+class Interrupted(GlowPriorError):
+    """Training stopped on SIGINT or SIGTERM after writing a checkpoint; `exit_status` is
+    130 or 143, as a shell reports a process ended by that signal."""
+
+    def __init__(self, message, exit_status):
+        super().__init__(message)
+        self.exit_status = exit_status

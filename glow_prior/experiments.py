@@ -22,6 +22,7 @@ import numpy as np
 
 from glow_prior import files, plots
 from glow_prior.errors import GlowPriorError, InputError
+from glow_prior.tables import markdown_table
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS_DIR = os.path.join(REPO_ROOT, "configs")
@@ -387,8 +388,7 @@ def summarize(experiment, output_dir, config, commands):
         results[run.name] = _run_result(report, run.ood[0])
         if experiment.score_table:
             results[run.name]["scores"] = report["scores"]
-            results[run.name]["typicality_batches"] = report.get("typicality", {}).get(
-                "batches", {})
+            results[run.name]["costs"] = report.get("costs", {})
         if len(run.ood) > 1:
             results[run.name]["per_ood"] = {name: _run_result(report, name) for name in run.ood}
         with np.load(os.path.join(run_dir, "ood_scores.npz")) as archive:
@@ -416,24 +416,16 @@ def summarize(experiment, output_dir, config, commands):
 
 
 def _score_table(payload):
-    """AUROC of every score of every run, one column per OOD set."""
+    """AUROC of every score output of every run, one column per OOD set."""
     runs = {name: result for name, result in payload["results"].items() if "scores" in result}
     if not runs:
         return []
     ood_names = list(next(iter(next(iter(runs.values()))["scores"].values())))
-    lines = ["", "AUROC of every score (higher score = more in-distribution; "
-             "in-distribution is the positive class):", "",
-             "| model | score | " + " | ".join(ood_names) + " |",
-             "|---|---|" + "---|" * len(ood_names)]
-    for name, result in runs.items():
-        rows = [(score, entries) for score, entries in result["scores"].items()]
-        rows += [(f"typicality, batches of {size}", entries)
-                 for size, entries in result.get("typicality_batches", {}).items()
-                 if size != "1"]
-        for score, entries in rows:
-            lines.append(f"| {name} | {score} | " + " | ".join(
-                f"{entries[ood]['auroc']:.3f}" for ood in ood_names) + " |")
-    return lines
+    rows = [[name, score, *(entries[ood]["auroc"] for ood in ood_names)]
+            for name, result in runs.items() for score, entries in result["scores"].items()]
+    return ["", "AUROC of every score (higher score = more in-distribution; "
+            "in-distribution is the positive class):", "",
+            *markdown_table(["model", "score", *ood_names], rows, digits=3)]
 
 
 def markdown(payload):
@@ -441,26 +433,32 @@ def markdown(payload):
              payload["description"], "",
              "Log-likelihoods in nats per example (image flows: OpenAI's convention, "
              "including -D ln 256); AUROC with in-distribution as the positive class and "
-             "log-likelihood as the score.", "",
-             "| run | in mean LL | OOD mean LL | OOD mean NLL | AUROC | paper |",
-             "|---|---|---|---|---|---|"]
+             "log-likelihood as the score.", ""]
+    rows = []
     for name, result in payload["results"].items():
         paper = payload["paper"].get(name, {})
-        paper_text = ", ".join(f"{k} {v}" for k, v in paper.items()) or "-"
-        lines.append(f"| {name} | {result['in_mean_log_likelihood']:.2f} | "
-                     f"{result['ood_mean_log_likelihood']:.2f} | {result['ood_mean_nll']:.2f} | "
-                     f"{result['auroc']:.4f} | {paper_text} |")
+        rows.append([name, result["in_mean_log_likelihood"], result["ood_mean_log_likelihood"],
+                     result["ood_mean_nll"], result["auroc"],
+                     ", ".join(f"{k} {v}" for k, v in paper.items()) or None])
     for name, result in payload["results"].items():
         for ood, entry in result.get("per_ood", {}).items():
-            lines.append(f"| {name} vs {ood} | {entry['in_mean_log_likelihood']:.2f} | "
-                         f"{entry['ood_mean_log_likelihood']:.2f} | "
-                         f"{entry['ood_mean_nll']:.2f} | {entry['auroc']:.4f} | - |")
+            rows.append([f"{name} vs {ood}", entry["in_mean_log_likelihood"],
+                         entry["ood_mean_log_likelihood"], entry["ood_mean_nll"],
+                         entry["auroc"], None])
+    lines += markdown_table(["run", "in mean LL", "OOD mean LL", "OOD mean NLL", "AUROC",
+                             "paper"], [[r[0], *(_two(v) for v in r[1:4]), r[4], r[5]]
+                                        for r in rows])
     lines += _score_table(payload)
     lines += ["", "Figures:", *[f"- {k}: {v}" for k, v in payload["figures"].items()],
               "", "Commands:", "", "```"]
     lines += [command_line(command) for command in payload["commands"]]
     lines += ["```", ""]
     return "\n".join(lines)
+
+
+def _two(value):
+    """A log-likelihood cell: two decimals."""
+    return f"{value:.2f}"
 
 
 def reproduce(name, output_dir, config="cpu", data_dir=None, train_flags=(), eval_flags=(),
@@ -501,14 +499,15 @@ def seed_summary(name, payloads):
 
 def seed_markdown(report):
     lines = [f"# {report['experiment']}: mean +- standard deviation over seeds "
-             f"{', '.join(map(str, report['seeds']))}", "",
-             "| run | in mean LL | OOD mean LL | OOD mean NLL | AUROC | paper |",
-             "|---|---|---|---|---|---|"]
+             f"{', '.join(map(str, report['seeds']))}", ""]
+    rows = []
     for run, values in report["summary"].items():
         cells = [f"{values[k]['mean']:.2f} +- {values[k]['std']:.2f}" for k in SEED_KEYS[:3]]
         cells.append(f"{values['auroc']['mean']:.3f} +- {values['auroc']['std']:.3f}")
-        paper = ", ".join(f"{k} {v}" for k, v in report["paper"].get(run, {}).items()) or "-"
-        lines.append(f"| {run} | " + " | ".join(cells) + f" | {paper} |")
+        paper = ", ".join(f"{k} {v}" for k, v in report["paper"].get(run, {}).items())
+        rows.append([run, *cells, paper or None])
+    lines += markdown_table(["run", "in mean LL", "OOD mean LL", "OOD mean NLL", "AUROC",
+                             "paper"], rows)
     return "\n".join(lines + [""])
 
 

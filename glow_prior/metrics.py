@@ -1,8 +1,17 @@
 """OOD detection metrics of a score (scikit-learn).
 
-The in-distribution set is the positive class and every score is oriented so that higher
-means "more in-distribution". AUROC, AUPR with either class as positive, and the false
-positive rate at 95% true positive rate.
+Every score is oriented so that higher means "more in-distribution". Keys and the names
+OpenOOD (Zhang et al. 2023) and pytorch-ood print them under:
+
+* auroc (AUROC): the same whichever class is positive;
+* aupr_in (AUPR_IN): average precision with in-distribution positive, ranked by the score;
+* aupr_out (AUPR_OUT): average precision with OOD positive, ranked by -score (OpenOOD
+  integrates the precision-recall curve with trapezoids instead, which can differ in the
+  third decimal);
+* fpr_at_95_tpr_ood_positive (FPR@95, as OpenOOD): OOD positive, the fraction of
+  in-distribution examples flagged when 95% of the OOD examples are;
+* fpr_at_95_tpr (this project's, in-distribution positive): the fraction of OOD examples
+  accepted when 95% of the in-distribution examples are.
 """
 import numpy as np
 from sklearn import metrics
@@ -29,15 +38,25 @@ def labelled(score_in, score_ood):
     return labels, np.concatenate([score_in, score_ood])
 
 
+METRIC_NAMES = {"auroc": "AUROC", "aupr_in": "AUPR_IN", "aupr_out": "AUPR_OUT",
+                "fpr_at_95_tpr_ood_positive": "FPR@95 (OOD positive, as OpenOOD)",
+                "fpr_at_95_tpr": "FPR@95%TPR (in-distribution positive)"}
+POSITIVE_CLASS = ("AUROC, AUPR_IN and FPR@95%TPR (fpr_at_95_tpr) take in-distribution as "
+                  "the positive class; AUPR_OUT and FPR@95 (fpr_at_95_tpr_ood_positive, "
+                  "OpenOOD's and pytorch-ood's) take OOD as positive")
+
+
 def ood_metrics(score_in, score_ood):
-    """AUROC, AUPR (in and out) and FPR at 95% TPR of a score as an OOD detector."""
+    """AUROC, AUPR (in and out) and both FPRs at 95% TPR of a score as an OOD detector."""
     labels, scores = labelled(score_in, score_ood)
     fpr, tpr, _ = metrics.roc_curve(labels, scores)
+    fpr_ood, tpr_ood, _ = metrics.roc_curve(1 - labels, -scores)
     return {
         "auroc": float(metrics.roc_auc_score(labels, scores)),
         "aupr_in": float(metrics.average_precision_score(labels, scores)),
         "aupr_out": float(metrics.average_precision_score(1 - labels, -scores)),
         "fpr_at_95_tpr": float(fpr[np.searchsorted(tpr, 0.95, side="left")]),
+        "fpr_at_95_tpr_ood_positive": float(fpr_ood[np.argmax(tpr_ood >= 0.95)]),
     }
 
 

@@ -147,6 +147,29 @@ def labelled_rows(rows, path, standardize=True, title=""):
     return _save(figure, path)
 
 
+def images_with_values(rows, path, title=""):
+    """One labelled row of uint8 images per entry of `rows` ({label: (images, values)}),
+    each image captioned with its value (e.g. its log-likelihood)."""
+    n_cols = max(len(images) for images, _ in rows.values())
+    figure, axes = plt.subplots(len(rows), n_cols, figsize=(1.1 * n_cols, 1.35 * len(rows)),
+                                squeeze=False)
+    for row, (label, (images, values)) in enumerate(rows.items()):
+        for col in range(n_cols):
+            ax = axes[row, col]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if col >= len(images):
+                ax.axis("off")
+                continue
+            image = np.asarray(images[col])
+            shown = image[..., 0] if image.shape[-1] == 1 else image
+            ax.imshow(shown, cmap="gray" if shown.ndim == 2 else None, vmin=0, vmax=255)
+            ax.set_title(f"{values[col]:.4g}", fontsize=6)
+        axes[row, 0].set_ylabel(label, fontsize=7, rotation=0, ha="right", va="center")
+    figure.suptitle(title, fontsize=9)
+    return _save(figure, path)
+
+
 def _panel_grid(count, max_columns, panel_size):
     """A figure with `count` panels in rows of at most `max_columns`; returns (figure,
     the panels' axes in order), unused panels hidden."""

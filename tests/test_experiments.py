@@ -7,7 +7,8 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from glow_prior import data, evaluation, experiments
+from glow_prior import data, experiments
+from glow_prior import ood as ood_module
 from glow_prior.apps import train_glow, training_run
 from glow_prior.models.registry import load_model
 from glow_prior.rundir import RunDir
@@ -99,7 +100,8 @@ def test_cifar04_svhn_pipeline_with_mock_data(tmp_path):
             run_dir.close()
             model, spec = load_model(logdir)
             train, test, ood = data.evaluation_sets(spec, run.ood)
-            evaluation.evaluate_run(model, train, test, ood, logdir, batch_size=16)
+            ood_module.write_report(ood_module.evaluate_run(model, train, test, ood,
+                                                            batch_size=16), logdir)
     report = experiments.summarize(experiment, str(tmp_path), "cpu", commands=[])
     assert set(report["results"]) == {"uni", "multi"}
     assert RESULT_KEYS <= set(report["results"]["multi"])

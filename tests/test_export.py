@@ -60,6 +60,27 @@ for name in sys.argv[2:]:
     samples = loaded.signatures["sample"](count=tf.constant(3), seed=tf.constant([1, 2], tf.int64),
                                           temperature=tf.constant(0.5))["samples"]
     out["sample_shape"] = list(samples.shape)
+    out["serving_default"] = float(np.max(np.abs(
+        call(loaded, "serving_default", x)["log_likelihood"].numpy() - data["log_likelihood"])))
+    # Every signature on a batch of 0, and the static output shapes it declares.
+    out["empty_batch"], out["static_shapes"] = {}, {}
+    for signature in sorted(loaded.signatures):
+        if signature == "sample":
+            continue
+        function = loaded.signatures[signature]
+        (argument,) = function.structured_input_signature[1]
+        spec = function.structured_input_signature[1][argument]
+        empty = np.zeros([0, *spec.shape[1:]], spec.dtype.as_numpy_dtype)
+        outputs = function(**{argument: tf.constant(empty)})
+        out["empty_batch"][signature] = {k: list(v.shape) for k, v in outputs.items()}
+        out["static_shapes"][signature] = {k: [d for d in v.shape]
+                                           for k, v in function.structured_outputs.items()}
+    if "log_prob_float" in loaded.signatures and "float_images" in data:
+        bad = np.stack([data["float_images"][0]] * 4).astype(np.float32)
+        bad[1, 0, 0, 0], bad[2, 0, 0, 0], bad[3, 0, 0, 0] = 1e6, -1.0, np.nan
+        got = call(loaded, "log_prob_float", bad)
+        out["float_domain"] = [bool(v) for v in got["in_domain"].numpy()]
+        out["float_nan"] = [bool(v) for v in np.isnan(got["log_likelihood"].numpy())]
     results[name] = out
 results["modules"] = sorted(m for m in sys.modules
                             if m.startswith(("glow_prior", "tensorflow_probability")))
@@ -114,9 +135,19 @@ def test_savedmodel_round_trip_in_a_fresh_process(tmp_path):
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["modules"] == []  # only tensorflow was needed
     glow_report = report["glow"]
-    assert set(glow_report["signatures"]) == {"log_prob", "log_prob_float",
+    assert set(glow_report["signatures"]) == {"serving_default", "log_prob", "log_prob_float",
                                               "log_prob_per_component", "statistics",
-                                              "encode", "decode", "sample"}
+                                              "ood_scores", "encode", "decode", "sample"}
+    for name in ("glow", "tabular", "vae"):
+        assert report[name]["serving_default"] < 1e-2, name
+        for signature, shapes in report[name]["empty_batch"].items():
+            assert all(shape[0] == 0 for shape in shapes.values()), (name, signature)
+    # Outputs declare their shapes: [batch, D] latents, [batch] log-likelihoods.
+    assert glow_report["static_shapes"]["encode"] == {"latent": [None, 64]}
+    assert glow_report["static_shapes"]["serving_default"]["log_likelihood"] == [None]
+    # Outside [0, 256) (1e6, -1, NaN) an image is out of the float signature's domain.
+    assert glow_report["float_domain"] == [True, False, False, False]
+    assert glow_report["float_nan"] == [False, True, True, True]
     # Same float32 graph in both processes: agreement to rounding (values ~ -200 nats).
     for key in ("log_prob", "per_component", "encode", "log_prob_float",
                 "statistics_log_likelihood"):

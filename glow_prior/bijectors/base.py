@@ -36,6 +36,7 @@ each ActNorm met on the way sets its parameters from the activations it receives
 already come from initialised upstream layers). Nothing is shared between models.
 """
 import contextlib
+import math
 
 import tensorflow as tf
 import tensorflow_probability as tfp
@@ -90,8 +91,9 @@ def like(value, x):
 
 
 def sum_except_batch(x):
-    """Sums all axes but the first: per-example totals of [B, ...] tensors."""
-    return tf.reduce_sum(tf.reshape(x, [tf.shape(x)[0], -1]), axis=1)
+    """Sums all axes but the first: per-example totals of [B, ...] tensors (the per-example
+    size static, so that a batch of 0 works too)."""
+    return tf.reduce_sum(tf.reshape(x, [-1, math.prod(x.shape[1:])]), axis=1)
 
 
 def zeros_like_batch(x):

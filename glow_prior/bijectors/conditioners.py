@@ -129,10 +129,9 @@ class ResNetST(tf.Module):
         self.b_out = variable(f"{scope}/out/b", tf.zeros([2 * channels]))
 
     def _squeeze_through_bottleneck(self, h):
-        shape = tf.shape(h)
-        flat = tf.reshape(h, [shape[0], -1])
+        flat = tf.reshape(h, [-1, self.down.shape[0]])
         return tf.reshape(tf.matmul(tf.matmul(flat, like(self.down, h)), like(self.up, h)),
-                          shape)
+                          tf.shape(h))
 
     def __call__(self, x, labels=None):
         del labels

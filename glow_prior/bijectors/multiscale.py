@@ -19,6 +19,8 @@ reproduces OpenAI's objective; with a mixture prior the mixture is over this vec
 `encode` also returns each level's share of log|det J| (its steps, its split, and for the
 last level the top latent), the per-level decomposition of the log-likelihood.
 """
+import math
+
 import tensorflow as tf
 
 from glow_prior.bijectors.base import FlowBijector, halves, zeros_like_batch
@@ -28,7 +30,8 @@ from glow_prior.bijectors.permutations import AxisInvertible1x1Conv, Invertible1
 
 
 def _flatten(x):
-    return tf.reshape(x, [tf.shape(x)[0], -1])
+    """[B, h, w, c] -> [B, h * w * c] with the size static (also for a batch of 0)."""
+    return tf.reshape(x, [-1, math.prod(x.shape[1:])])
 
 
 class SplitLevel(tf.Module):

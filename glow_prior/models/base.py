@@ -86,6 +86,27 @@ def _batch_shape(x, event_rank):
     return tf.shape(x)[:x.shape.rank - event_rank], x.shape[:x.shape.rank - event_rank]
 
 
+def _one_example_like(tensor):
+    """Zeros of one example of `tensor`'s per-example shape (or None for None)."""
+    if tensor is None:
+        return None
+    return tf.zeros(tf.concat([[1], tf.shape(tensor)[1:]], 0), tensor.dtype)
+
+
+def any_batch(function, flat, labels, *args):
+    """function(flat, labels, *args), also for a batch of 0. oneDNN's CPU convolutions
+    return tensors of the wrong shape for an empty batch (their input's shape), so an empty
+    batch is computed as one example of zeros and sliced to none."""
+    def empty():
+        result = function(_one_example_like(flat), _one_example_like(labels), *args)
+        return tf.nest.map_structure(lambda t: t[:0], result)
+
+    size = flat.shape[0]
+    if size is not None:
+        return function(flat, labels, *args) if size else empty()
+    return tf.cond(tf.shape(flat)[0] > 0, lambda: function(flat, labels, *args), empty)
+
+
 def _unflatten(value, batch_shape, static_batch):
     value = tf.reshape(value, tf.concat([batch_shape, tf.shape(value)[1:]], 0))
     value.set_shape(static_batch.concatenate(value.shape[static_batch.rank:]))
@@ -167,13 +188,16 @@ class DensityModel(tfd.Distribution):
         elif self.conditional:
             raise InputError("this model is class-conditional: pass labels (of the "
                              "sample shape)")
-        return self._draw(n, seed_pair(0 if seed is None else seed), temperature, labels)
+        seed = seed_pair(0 if seed is None else seed)
+        if tf.get_static_value(n) == 0:
+            return self._draw(1, seed, temperature, _one_example_like(labels))[:0]
+        return self._draw(n, seed, temperature, labels)
 
     # ---------------------------------------------------------------- the public API
     def statistics(self, x, labels=None, seed=None):
         """Per-example statistics of x (any batch shape): {name: values}."""
         x, labels, batch_shape, static = self._flat_inputs(x, labels)
-        stats = self._statistics(x, labels, seed)
+        stats = any_batch(self._statistics, x, labels, seed)
         return {key: _unflatten(value, batch_shape, static) for key, value in stats.items()}
 
     def encode(self, x, labels=None, seed=None):
@@ -189,12 +213,19 @@ class DensityModel(tfd.Distribution):
             labels = tf.reshape(self._checked_labels(labels, batch_shape), [-1])
         elif self.conditional:
             raise InputError("this model is class-conditional: pass labels")
-        return _unflatten(self._decode(flat, labels), batch_shape, static)
+        return _unflatten(any_batch(self._decode, flat, labels), batch_shape, static)
+
+    def ood_scores(self, in_distribution, ood, scores=("default",), train=None, **options):
+        """This model as an OOD detector on arrays: per-example scores and AUROC, AUPR and
+        FPR@95 per score (glow_prior.ood.evaluate.evaluate_arrays; `scores`: names,
+        'default' or 'all'). Returns an OODResult (`.auroc(score)`, `.table()`)."""
+        from glow_prior.ood.evaluate import evaluate_arrays  # pylint: disable=import-outside-toplevel
+        return evaluate_arrays(self, in_distribution, ood, scores, train, **options)
 
     # ------------------------------------------------------------------ input checks
     def _per_example(self, method, x, labels, seed):
         x, labels, batch_shape, static = self._flat_inputs(x, labels)
-        return _unflatten(method(x, labels, seed), batch_shape, static)
+        return _unflatten(any_batch(method, x, labels, seed), batch_shape, static)
 
     def _flat_inputs(self, x, labels):
         """(x [N, *event], labels [N] or None, batch shape tensor, static batch shape)."""

@@ -146,8 +146,11 @@ def importance_log_likelihood(log_joint, proposal, n_samples, chunk, seed, extra
                                                           tf.reduce_logsumexp(weights, axis=0))
 
     # An explicit loop: this runs inside TFP's log_prob, which AutoGraph does not convert.
+    initial = tf.fill(shape, tf.constant(-math.inf, dtype))
     _, total = tf.while_loop(lambda index, _: index < n_chunks, add_chunk,
-                             (tf.constant(0), tf.fill(shape, tf.constant(-math.inf, dtype))))
+                             (tf.constant(0), initial),
+                             shape_invariants=(tf.TensorShape([]),
+                                               tf.TensorShape([None] * initial.shape.rank)))
     return total - math.log(n_samples)
 
 
@@ -240,7 +243,7 @@ class VAE(DensityModel):
             joint = log_px[:, None] + self.prior.log_prob_per_component(flat)
             return tf.reshape(joint, [samples, batch, self.prior.n_components])
 
-        chunk = tf.maximum(1, self.config.importance_chunk // batch)
+        chunk = tf.maximum(1, self.config.importance_chunk // tf.maximum(batch, 1))
         return importance_log_likelihood(log_joint, posterior, self.importance_samples, chunk,
                                          seed_pair(0 if seed is None else seed),
                                          extra_shape=(self.prior.n_components,))
@@ -259,19 +262,28 @@ class VAE(DensityModel):
             lambda flat, _, flat_seed: self._importance_per_component(
                 flat, flat_seed, self.posterior(flat)), x, labels, seed)
 
-    def _statistics(self, x, labels, seed):
-        """log_likelihood (importance-sampled), elbo = reconstruction - kl (one posterior
-        sample, the same standard-normal draw for every example), and per-component
-        log-likelihoods for mixture priors."""
-        posterior = self.posterior(x)
-        per_component = self._importance_per_component(x, seed, posterior)  # as log_prob
+    def elbo_terms(self, x, seed, posterior=None):
+        """(reconstruction, kl) of uint8 images x [B, ...] at one posterior sample, the same
+        standard-normal draw (from `seed`) for every example."""
+        posterior = posterior or self.posterior(x)
         eps = tf.random.stateless_normal(
             [self.config.latent_dim],
             tf.random.experimental.stateless_fold_in(seed_pair(0 if seed is None else seed),
                                                      10 ** 6), dtype=self.float_dtype)
         z = posterior.distribution.loc + posterior.distribution.scale * eps
-        reconstruction = self.decoder_log_likelihood(x, z)
-        kl = self.kl(posterior, z)
+        return self.decoder_log_likelihood(x, z), self.kl(posterior, z)
+
+    def elbo(self, x, seed=None):
+        """The one-sample ELBO of `statistics` [B] (nats)."""
+        reconstruction, kl = self.elbo_terms(x, seed)
+        return reconstruction - kl
+
+    def _statistics(self, x, labels, seed):
+        """log_likelihood (importance-sampled), elbo = reconstruction - kl (elbo_terms), and
+        per-component log-likelihoods for mixture priors."""
+        posterior = self.posterior(x)
+        per_component = self._importance_per_component(x, seed, posterior)  # as log_prob
+        reconstruction, kl = self.elbo_terms(x, seed, posterior)
         stats = {"log_likelihood": self._mixture(per_component), "elbo": reconstruction - kl,
                  "reconstruction": reconstruction, "kl": kl}
         if self.supports(COMPONENTS):

@@ -1,4 +1,5 @@
-"""OOD scores against independent computations on tiny inputs."""
+"""The likelihood-based OOD scores against independent computations on tiny inputs, and
+one evaluation with every score."""
 import dataclasses
 import io
 import json
@@ -14,7 +15,7 @@ from sklearn.neighbors import KernelDensity
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import OneClassSVM
 
-from glow_prior import evaluation, scores
+from glow_prior import ood
 from glow_prior.batches import Batch
 from glow_prior.config import (
     DataConfig,
@@ -30,6 +31,8 @@ from glow_prior.data.sources import ImageSet
 from glow_prior.errors import InputError
 from glow_prior.models.base import LEVELS
 from glow_prior.models.registry import build_model
+from glow_prior.ood import likelihood as scores
+from glow_prior.ood.regret import RegretOptimizer
 from tests.bijectors.test_glow_bijectors import randomize
 
 
@@ -133,10 +136,10 @@ def test_mixture_prior_flows_have_no_level_scores_but_component_ones():
     model = build_model(_spec("glow", GlowConfig(image_shape=(8, 8, 1), n_levels=2, depth=1,
                                                  width=8), PriorConfig(kind="gaussian_mixture")))
     assert not model.supports(LEVELS)
-    names = scores.available(model)
+    names = ood.available(model)
     assert "max_component" in names and not any(n.startswith("level_") for n in names)
-    with pytest.raises(InputError, match="'waic' needs --ensemble_logdirs"):
-        scores.requested(model, ["waic"])
+    with pytest.raises(InputError, match="'waic' needs an ensemble of 3 or more runs"):
+        ood.requested(model, ["waic"])
 
 
 def _vae():
@@ -146,22 +149,22 @@ def _vae():
     return model
 
 
-def test_likelihood_regret_encoder_copies_and_non_decreasing_elbo():
+def test_likelihood_regret_starts_at_the_trained_encoder_and_never_lowers_the_elbo():
     model = _vae()
-    x = np.random.default_rng(3).integers(0, 256, (6, 28, 28, 1), dtype=np.uint8)
-    regret = scores.LikelihoodRegret(model, steps=20, lr=1e-3, eval_every=5)
-    # The per-example encoder equals the Keras encoder at the trained weights.
-    params = [[tf.tile(w[None], [6] + [1] * len(w.shape)) for w in scores._trainable(layer)]
-              for layer in regret.layers]  # pylint: disable=protected-access
-    x_in = preprocess.to_flow_input(x, 8)
-    np.testing.assert_allclose(
-        scores._per_example_forward(regret.layers, params, x_in),  # pylint: disable=protected-access
-        model.encoder(x_in, training=False), atol=1e-5)
-    difference, initial, best = regret._run(  # pylint: disable=protected-access
-        tf.constant(x), params, tf.constant([0, 0], tf.int64))
-    assert np.all(best.numpy() >= initial.numpy()) and np.all(difference.numpy() >= 0)
-    assert difference.numpy().max() > 0  # re-optimising does improve some ELBO
-    np.testing.assert_allclose(regret(x, batch_size=4), regret(x, batch_size=4))
+    x = np.random.default_rng(3).integers(0, 256, (3, 28, 28, 1), dtype=np.uint8)
+    regret = RegretOptimizer(model, steps=20, lr=1e-3, eval_every=5)
+    # The copy runs the VAE's own posterior code with the trained weights.
+    np.testing.assert_allclose(model.posterior_parameters(x, encoder=regret.encoder)[0],
+                               model.posterior_parameters(x)[0], atol=1e-6)
+    eps = tf.random.stateless_normal([4, 1, 8], (0, 0))
+    posterior = model.posterior(x[:1])
+    z = posterior.distribution.loc + posterior.distribution.scale * eps[:, 0]
+    by_hand = np.mean(model.decoder_log_likelihood(np.repeat(x[:1], 4, 0), z)
+                      + model.prior.log_prob(z) - posterior.log_prob(z))
+    np.testing.assert_allclose(regret.elbo(tf.constant(x[:1]), eps), by_hand, rtol=1e-5)
+    values = regret(x)
+    assert np.all(values >= 0) and values.max() > 0  # re-optimising does improve an ELBO
+    np.testing.assert_allclose(regret(x[::-1]), values[::-1], rtol=1e-5)  # per image
 
 
 def _images(n, seed, low=0, high=256):
@@ -177,22 +180,39 @@ def test_every_score_in_one_evaluation_and_aurocs_recompute_from_the_saved_score
         spec, architecture=spec.architecture.replace(seed=seed))) for seed in (1, 2, 3)]
     for m in (model, background, *ensemble):
         m.initialize(Batch(_images(64, 9).x))
-    options = evaluation.ScoreOptions(background=background, ensemble=tuple(ensemble))
-    report = evaluation.evaluate_run(model, _images(60, 0, 0, 128), _images(40, 1, 0, 128),
-                                     {"bright": _images(40, 2, 128, 256)}, str(tmp_path),
-                                     batch_size=16, options=options)
+    options = ood.ScoreOptions(which=("all",), background=background,
+                               ensemble=tuple(ensemble))
+    result = ood.evaluate_run(model, _images(60, 0, 0, 128), _images(40, 1, 0, 128),
+                              {"bright": _images(40, 2, 128, 256)}, batch_size=16,
+                              options=options)
+    report = ood.write_report(result, str(tmp_path), "toy")
     expected = {"log_likelihood", "typicality", "likelihood_ratio", "input_complexity_png",
                 "input_complexity_jpeg2000", "waic", "dose_kde", "dose_ocsvm", "level_0",
-                "level_1"}
+                "level_1", "level_llr_0", "latent_norm_test", "latent_ks", "score_statistic",
+                "score_typicality_fisher", "gradient_norms",
+                *(f"typicality_batch_{m}" for m in (1, 2, 5, 10))}
     assert set(report["scores"]) == expected
+    assert set(report["costs"]["seconds"]) == {s.name for s in result.scorers}
     saved = np.load(tmp_path / "ood_scores.npz")
     for name, entries in report["scores"].items():
-        labels = np.r_[np.ones(40), np.zeros(40)]
-        values = np.r_[saved[f"{name}/test"], saved[f"{name}/bright"]]
+        test, bright = saved[f"{name}/test"], saved[f"{name}/bright"]
+        labels = np.r_[np.ones(len(test)), np.zeros(len(bright))]
         assert entries["bright"]["auroc"] == pytest.approx(
-            sk_metrics.roc_auc_score(labels, values)), name
+            sk_metrics.roc_auc_score(labels, np.r_[test, bright])), name
     assert set(report["typicality"]["batches"]) == {"1", "2", "5", "10"}
     stored = json.loads((tmp_path / "ood_report.json").read_text())
     assert "higher = more in-distribution" in stored["score_convention"]
-    assert (tmp_path / "roc_curves.png").exists()
-    assert "| waic |" in (tmp_path / "ood_report.md").read_text()
+    assert "OOD as positive" in stored["positive_class"]
+    assert (tmp_path / "roc_curves.png").exists() and (tmp_path / "extreme_images.png").exists()
+    markdown = (tmp_path / "ood_report.md").read_text()
+    assert "| waic |" in markdown and "FPR@95 (OOD positive)" in markdown
+    assert not [f for f in tmp_path.iterdir() if f.name.startswith(".staging")]
+
+
+def test_default_leaves_out_the_expensive_scores_and_all_includes_them():
+    model = build_model(_spec("glow", GlowConfig(image_shape=(8, 8, 1), n_levels=2, depth=1,
+                                                 width=8)))
+    default = {s.name for s in ood.requested(model, ["default"])}
+    everything = {s.name for s in ood.requested(model, ["all"])}
+    assert "score_statistic" in everything - default and "log_likelihood" in default
+    assert {s.name for s in ood.requested(model, ["level_1"])} == {"level_k"}
