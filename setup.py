@@ -2,9 +2,9 @@
 from setuptools import find_packages, setup
 
 # The binaries: console scripts NAME = glow_prior.apps.NAME:main (bin/NAME is the same).
-APPS = ("benchmark", "evaluate_ood", "export_savedmodel", "import_openai_checkpoint",
-        "prepare_data", "reproduce", "score", "train_glow", "train_realnvp", "train_tabular",
-        "train_vae", "visualize")
+APPS = ("benchmark", "detect", "evaluate_ood", "export_savedmodel", "fit_detector",
+        "import_openai_checkpoint", "prepare_data", "reproduce", "score", "train_glow",
+        "train_realnvp", "train_tabular", "train_vae", "visualize")
 
 setup(
     name="glow_prior",

@@ -13,7 +13,11 @@ its peak resident memory (ru_maxrss) is its own:
   3x3 -> 1x1 -> 3x3 network, actnorm, invertible 1x1 convolutions, a factor-out of half
   the channels per level);
 * realnvp_train: `Trainer.train_step` on the RealNVP of
-  configs/cpu/baseline_auroc/realnvp_fmnist.cfg (28x28x1, batch 64).
+  configs/cpu/baseline_auroc/realnvp_fmnist.cfg (28x28x1, batch 64);
+* memory_by_depth: the training step's memory and images/s of Glows of depth K = 8, 16,
+  32 (and the given levels, batch) at widths 128 and 512, with and without
+  --gradient_checkpointing; `activation_mb` is what a step holds above the model,
+  optimizer and Polyak state, counted by TensorFlow's allocator (see _measure_memory).
 
 Images/s are the median over the timed steps (the machine's other load moves single
 steps). A memory breakdown of the training process (RSS after importing TensorFlow,
@@ -76,11 +80,12 @@ def _images(shape, n, seed=0):
     return np.random.default_rng(seed).integers(0, 256, (n, *shape), dtype=np.uint8)
 
 
-def _trainer(model, architecture, batch, xla, logdir):
+def _trainer(model, architecture, batch, xla, logdir, gradient_checkpointing=False):
     """A Trainer on random images, initialised (data-dependent init), in `logdir`."""
     shape = architecture.image_shape
     config = TrainConfig(n_batch_train=batch, n_batch_init=batch, epochs=1, xla=xla,
-                         n_sample=0, optimizer="adamax" if model == "glow" else "adam")
+                         n_sample=0, optimizer="adamax" if model == "glow" else "adam",
+                         gradient_checkpointing=gradient_checkpointing)
     spec = RunSpec(model=model, architecture=architecture, prior=PriorConfig(),
                    data=DataConfig(), training=config)
     trainer = Trainer(spec, RunDir(logdir), TrainData(_images(shape, 4 * batch)),
@@ -135,6 +140,41 @@ def _measure_train(model, architecture, batch_size, config, xla):
         if not xla:
             result["flops_per_step"] = _training_flops(trainer, batch)
         return result
+
+
+def _measure_memory(config):
+    """Memory and speed of the training step of a Glow of `config`'s depth and width (L
+    levels, affine coupling, batch `batch`), with or without gradient checkpointing.
+
+    Run under TensorFlow's BFC allocator on the CPU (TF_CPU_ALLOCATOR_USE_BFC, set by
+    memory_by_depth), whose statistics count every tensor: `state_mb` is what the model,
+    optimizer and Polyak copy hold between steps, `tensor_peak_mb` the most held at once
+    during the timed steps (after the first, which traces) and `activation_mb` the
+    difference, the memory a training step needs. Also reported: the peak RSS and
+    `step_memory_mb`, the peak RSS minus the RSS once the model is built; these include
+    graph construction (tracing a deep flow's backward graph costs hundreds of MB of
+    Python and graph objects, more with the inversion's graph) and memory the allocator
+    keeps, so they do not isolate the step."""
+    architecture = GlowConfig(n_levels=config["n_levels"], depth=config["depth"],
+                              width=config["width"], flow_coupling=1).for_data(
+        (config["image_size"], config["image_size"], config["channels"]), 10)
+    with tempfile.TemporaryDirectory() as logdir:
+        trainer = _trainer("glow", architecture, config["batch"], False, logdir,
+                           config["gradient_checkpointing"])
+        built = rss_mb()
+        batch = next(iter(trainer.stream.dataset(1)))
+        step = lambda: trainer.train_step(batch)[0]["loss"]  # noqa: E731
+        tf.nest.map_structure(np.asarray, step())
+        state = tf.config.experimental.get_memory_info("CPU:0")["current"]
+        tf.config.experimental.reset_memory_stats("CPU:0")
+        seconds = _timed(step, config["steps"], warmup=0)
+        peak = tf.config.experimental.get_memory_info("CPU:0")["peak"]
+    megabyte = 2.0 ** 20
+    return {"width": config["width"], "depth": config["depth"],
+            "gradient_checkpointing": config["gradient_checkpointing"],
+            "state_mb": state / megabyte, "tensor_peak_mb": peak / megabyte,
+            "activation_mb": (peak - state) / megabyte, "peak_rss_mb": peak_rss_mb(),
+            "step_memory_mb": peak_rss_mb() - built, "images_per_s": config["batch"] / seconds, "timed_steps": config["steps"]}
 
 
 def _measure_eval(config, xla):
@@ -193,6 +233,8 @@ def _realnvp_config(configs_dir):
 
 def measure(name, config, xla):
     """One measurement (run in its own process)."""
+    if name == "memory":
+        return _measure_memory(config)
     if name == "ours_train":
         result = _measure_train("glow", _glow_config(config), config["batch"], config, xla)
     elif name == "ours_eval":
@@ -213,10 +255,11 @@ def matmul_flops_per_s(size=2048, steps=20):
     return 2.0 * size ** 3 / _timed(lambda: product(a, b), steps, warmup=3)
 
 
-def _subprocess(name, config, xla):
+def _subprocess(name, config, xla, environment=None):
     command = [sys.executable, "-m", "glow_prior.benchmark", name, str(int(xla)),
                json.dumps(config)]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    result = subprocess.run(command, capture_output=True, text=True, check=False,
+                            env=dict(os.environ, **(environment or {})))
     if result.returncode != 0:
         return {"error": (result.stderr.strip().splitlines() or ["failed"])[-1]}
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -242,8 +285,9 @@ def machine():
             "devices": [d.device_type for d in tf.config.list_physical_devices()]}
 
 
-def run(config, xla_modes=(False, True), measurements=MEASUREMENTS):
-    """All measurements, each in its own process; returns the report dict."""
+def run(config, xla_modes=(False, True), measurements=MEASUREMENTS, memory=None):
+    """All measurements, each in its own process; returns the report dict. memory: {"depths",
+    "widths", "steps"} of the memory-by-depth measurements (None: none)."""
     report = {"config": config, "machine": machine(),
               "matmul_flops_per_s": matmul_flops_per_s(), "measurements": {}}
     for xla in xla_modes:
@@ -251,7 +295,26 @@ def run(config, xla_modes=(False, True), measurements=MEASUREMENTS):
             key = name + ("_xla" if xla else "")
             print(f"measuring {key} ...", flush=True)
             report["measurements"][key] = _subprocess(name, config, xla)
+    if memory:
+        report["memory_by_depth"] = memory_by_depth(config, **memory)
     return summarize(report)
+
+
+def memory_by_depth(config, depths, widths, steps):
+    """[{width, depth, gradient_checkpointing, activation_mb, tensor_peak_mb, images_per_s,
+    ...}]: the training step's memory and speed at each depth and width, with and without
+    gradient checkpointing, each in its own process (`steps` timed steps after one)."""
+    records = []
+    for width in widths:
+        for depth in depths:
+            for checkpointing in (False, True):
+                print(f"measuring memory: width {width}, depth {depth}, gradient "
+                      f"checkpointing {'on' if checkpointing else 'off'} ...", flush=True)
+                settings = dict(config, width=width, depth=depth, steps=steps,
+                                gradient_checkpointing=checkpointing)
+                records.append(_subprocess("memory", settings, False,
+                                           {"TF_CPU_ALLOCATOR_USE_BFC": "true"}))
+    return records
 
 
 def summarize(report):

@@ -24,7 +24,7 @@ import tempfile
 from absl import flags
 
 from glow_prior.config.fields import define_all, parse_flags
-from glow_prior.errors import GlowPriorError
+from glow_prior.errors import GlowPriorError, Interrupted
 
 HELP_ARGUMENTS = ("-h", "-?", "--help", "--helpshort", "--helpfull")
 EXIT_USER_ERROR = 2
@@ -129,5 +129,8 @@ class App:
                                   vars(args).values()), default=0))
         try:
             return self.run(args) or 0
+        except Interrupted as error:
+            print(f"stopped: {error}", file=sys.stderr, flush=True)
+            return error.exit_status
         except GlowPriorError as error:
             return user_error(error)

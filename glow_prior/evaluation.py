@@ -25,13 +25,15 @@ class Scores:
 def check_inputs(model, x, y=None, what="inputs"):
     """Raises InputError unless `x` fits the model: a non-empty batch of uint8 images of its
     shape (image models) or float vectors of its size, with labels if it needs them."""
+    if np.ndim(x) == 0:
+        raise InputError(f"{what} is a single value, not an array of examples")
     if len(x) == 0:
         raise InputError(f"{what}: there are no examples to score")
     if model.supports(IMAGES):
-        preprocess.check_uint8_images(x, model.event_shape, what=what)
-    elif tuple(np.shape(x)[1:]) != model.event_shape:
+        preprocess.check_uint8_images(x, model.example_shape, what=what)
+    elif tuple(np.shape(x)[1:]) != model.example_shape:
         raise InputError(f"{what} have shape {tuple(np.shape(x)[1:])} per example but the "
-                         f"model expects {model.event_shape}")
+                         f"model expects {model.example_shape}")
     if model.conditional and y is None:
         raise InputError(f"this model is class-conditional: {what} need labels 'y'")
 

@@ -14,6 +14,7 @@ import dataclasses
 import json
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import threading
@@ -21,7 +22,7 @@ import threading
 import numpy as np
 
 from glow_prior import files, plots
-from glow_prior.errors import GlowPriorError, InputError
+from glow_prior.errors import GlowPriorError, InputError, Interrupted
 from glow_prior.tables import markdown_table
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -119,7 +120,8 @@ def _ood_scores():
         "standard and with a bimodal mixture prior on Fashion-MNIST labels 1, 7 (the main "
         "experiment's models), their likelihood-ratio background models (perturbation rate "
         "0.2, L2 1e-4), a 3-member ensemble of the standard-prior Glow (WAIC), and the VAE "
-        "pair; OOD: MNIST, constant and noise images, Fashion-MNIST's other labels.",
+        "pair, and a multi-scale Glow for the per-level scores; OOD: MNIST, constant and "
+        "noise images, Fashion-MNIST's other labels.",
         (Run("glow_uni", reuse=("fmnist17_mnist", "uni"), background="glow_uni_background",
              ensemble=("glow_uni", "glow_uni_seed1", "glow_uni_seed2"), **glow),
          Run("glow_multi", reuse=("fmnist17_mnist", "multi"),
@@ -128,6 +130,7 @@ def _ood_scores():
          Run("glow_multi_background", evaluate=False, **glow),
          Run("glow_uni_seed1", evaluate=False, **glow),
          Run("glow_uni_seed2", evaluate=False, **glow),
+         Run("glow_uni_multiscale", **glow),
          Run("vae_uni", reuse=("fmnist17_mnist_vae", "uni"), **vae),
          Run("vae_multi", reuse=("fmnist17_mnist_vae", "multi"), **vae)),
         paper={"vae_uni": {"mnist": "ELBO 0.87, likelihood regret 0.99, DoSE 1.00 "
@@ -295,8 +298,11 @@ class Executor:
         with open(log_path, "a") as log:
             log.write(f"$ {command_line(command)}\n")
             log.flush()
+            # A session of its own: a terminal's Ctrl-C reaches reproduce, which passes it
+            # on once (a second SIGINT would stop a training without its checkpoint).
             process = subprocess.Popen(command, stdout=subprocess.PIPE,
-                                       stderr=subprocess.STDOUT, text=True, bufsize=1)
+                                       stderr=subprocess.STDOUT, text=True, bufsize=1,
+                                       start_new_session=True)
             with self._lock:
                 self._running.add(process)
             last_lines = []
@@ -320,12 +326,65 @@ class Executor:
                                  f"(last lines: {tail})")
 
     def execute_all(self, items):
-        """Runs [(command, label, log name)], `jobs` at a time; returns the commands."""
-        with concurrent.futures.ThreadPoolExecutor(self.jobs) as pool:
-            futures = [pool.submit(self.execute, *item) for item in items]
-            for future in futures:
-                future.result()
+        """Runs [(command, label, log name)], `jobs` at a time; returns the commands.
+        SIGINT or SIGTERM is passed on to the running commands (trainings checkpoint and
+        stop), no new command starts, and once they have ended Interrupted is raised."""
+        with _ForwardedSignals(self) as forwarded:
+            with concurrent.futures.ThreadPoolExecutor(self.jobs) as pool:
+                futures = [pool.submit(self.execute, *item) for item in items]
+                for future in futures:
+                    try:
+                        future.result()
+                    except RunFailedError:
+                        if forwarded.received is None:
+                            raise
+            forwarded.raise_if_received()
         return [command for command, _, _ in items]
+
+    def forward(self, signum):
+        """Stops new commands and sends `signum` to the running ones."""
+        self._failed.set()
+        with self._lock:
+            running = list(self._running)
+        for process in running:
+            if process.poll() is None:
+                process.send_signal(signum)
+
+
+class _ForwardedSignals:
+    """SIGINT/SIGTERM handlers (main thread only) that forward the signal to an Executor's
+    commands; `raise_if_received` then raises Interrupted (exit status 130 or 143)."""
+
+    STATUS = {signal.SIGINT: ("interrupted (Ctrl-C)", 130),
+              signal.SIGTERM: ("terminated (SIGTERM)", 143)}
+
+    def __init__(self, executor):
+        self.executor = executor
+        self.received = None
+        self._previous = {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for signum in self.STATUS:
+                self._previous[signum] = signal.signal(signum, self._forward)
+        return self
+
+    def _forward(self, signum, frame):
+        del frame
+        self.received = signum
+        self.executor.forward(signum)
+
+    def raise_if_received(self):
+        if self.received is not None:
+            what, status = self.STATUS[self.received]
+            raise Interrupted(f"reproduce {what}: the running commands were passed the "
+                              "signal and have ended (trainings checkpointed); rerun the "
+                              "same command to resume", status)
+
+    def __exit__(self, *exc):
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        return False
 
 
 def app_command(binary, *flags):

@@ -60,6 +60,14 @@ def _input_spec(model):
     return tf.TensorSpec([None, *model.example_shape], model.dtype, name="vectors")
 
 
+def _signature(method, spec):
+    """A tf.function of method(inputs) with an input signature, for any batch size
+    including 0 (glow_prior.models.base.any_batch, decided at run time)."""
+    def function(inputs):
+        return any_batch(lambda x, _: method(x), inputs, None, dynamic=True)
+    return tf.function(function, input_signature=[spec])
+
+
 class ExportModule(tf.Module):
     """Wraps a model (and a detector, with its background model) with the signatures."""
 
@@ -69,26 +77,25 @@ class ExportModule(tf.Module):
         # Flows of images score without noise; the VAE's importance sampling uses `seed`.
         self._seed = None if model.dequantized else tf.constant([seed, 0], tf.int64)
         spec = _input_spec(model)
-        self.log_prob = tf.function(self._log_prob, input_signature=[spec])
-        self.statistics = tf.function(self._statistics, input_signature=[spec])
-        self.encode = tf.function(self._encode, input_signature=[spec])
-        self.decode = tf.function(self._decode, input_signature=[
-            tf.TensorSpec([None, model.prior.latent_size], model.float_dtype, name="latent")])
+        self.log_prob = _signature(self._log_prob, spec)
+        self.statistics = _signature(self._statistics, spec)
+        self.encode = _signature(self._encode, spec)
+        self.decode = _signature(self._decode, tf.TensorSpec(
+            [None, model.prior.latent_size], model.float_dtype, name="latent"))
         self.sample = tf.function(self._sample, input_signature=[
             tf.TensorSpec([], tf.int32, name="count"), tf.TensorSpec([2], tf.int64, name="seed"),
             tf.TensorSpec([], tf.float32, name="temperature")])
         self._unfitted = [s for s in requested(model, ["all"]) if s.name in UNFITTED_SCORES]
-        self.ood_scores = tf.function(self._ood_scores, input_signature=[spec])
+        self.ood_scores = _signature(self._ood_scores, spec)
         if model.supports(IMAGES):
-            self.log_prob_float = tf.function(self._log_prob_float, input_signature=[
-                tf.TensorSpec([None, *model.example_shape], tf.float32, name="images")])
+            self.log_prob_float = _signature(self._log_prob_float, tf.TensorSpec(
+                [None, *model.example_shape], tf.float32, name="images"))
         if model.supports(COMPONENTS):
-            self.log_prob_per_component = tf.function(self._per_component,
-                                                      input_signature=[spec])
+            self.log_prob_per_component = _signature(self._per_component, spec)
         if detector is not None:
             self.detector_model = detector.background  # tracked, so it is saved
             self._detector = detector
-            self.detect = tf.function(self._detect, input_signature=[spec])
+            self.detect = _signature(self._detect, spec)
 
     def _result(self, log_likelihood):
         return {"log_likelihood": log_likelihood,
@@ -105,7 +112,10 @@ class ExportModule(tf.Module):
                                   & (images < 256.0), axis=[1, 2, 3])
         safe = tf.where(in_domain[:, None, None, None], images, tf.zeros_like(images))
         if self.model.dequantized:
-            log_likelihood = any_batch(self._flow_input_log_likelihood, safe, None)
+            x_in = tf.cast(safe, self.model.float_dtype) / 256.0 - 0.5
+            z, log_det = self.model.flow.forward_and_log_det(x_in)
+            log_likelihood = (self.model.prior.log_prob(z) + log_det
+                              - self.model.discretization_nats)
         else:
             rounded = tf.cast(tf.clip_by_value(tf.round(safe), 0, 255), tf.uint8)
             log_likelihood = self.model.log_prob(rounded, seed=self._seed)
@@ -113,13 +123,6 @@ class ExportModule(tf.Module):
         result = self._result(tf.where(in_domain, log_likelihood, nan))
         result["in_domain"] = in_domain
         return result
-
-    def _flow_input_log_likelihood(self, images, labels):
-        del labels  # (any_batch's signature; float images are not class-conditional)
-        model = self.model
-        z, log_det = model.flow.forward_and_log_det(tf.cast(images, model.float_dtype) / 256.0
-                                                    - 0.5)
-        return model.prior.log_prob(z) + log_det - model.discretization_nats
 
     def _per_component(self, images):
         return {"log_likelihood": self.model.log_prob_per_component(images, seed=self._seed)}
@@ -151,7 +154,10 @@ class ExportModule(tf.Module):
         return {"images": self.model.decode(latent)}
 
     def _sample(self, count, seed, temperature):
-        return {"samples": self.model.sample(count, seed=seed, temperature=temperature)}
+        def draw(n):
+            return self.model.sample(n, seed=seed, temperature=temperature)
+        # No samples: one, sliced to none (see glow_prior.models.base.any_batch).
+        return {"samples": tf.cond(count > 0, lambda: draw(count), lambda: draw(1)[:0])}
 
     def signatures(self):
         names = ["log_prob", "log_prob_float", "log_prob_per_component", "statistics",
@@ -167,6 +173,7 @@ def export(model, spec, export_dir, seed=0, detector=None, overwrite=False):
     glow_prior.ood.Detector of this model whose score can be computed in the graph."""
     if detector is not None:
         detector.scorer.check_in_graph()
+        detector.prepare()
     module = ExportModule(model, seed, detector)
     signatures = module.signatures()
     with files.staged_directory(export_dir, overwrite=overwrite) as staging:

@@ -160,11 +160,14 @@ def staged_directory(path, overwrite=False, what="export"):
         with on_user_path(path, what):
             yield staging
             os.chmod(staging, 0o777 & ~_umask())
-            if os.path.exists(path):
+            if os.path.exists(path) and overwrite:
                 retired = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(path)}.old-")
                 os.rmdir(retired)
                 os.rename(path, retired)
-            os.rename(staging, path)  # fails if another writer created `path` meanwhile
+            elif os.path.exists(path):
+                raise FileSystemError(f"cannot {what} to {path}: another process created it "
+                                      "meanwhile; it is left as that process wrote it")
+            os.rename(staging, path)  # fails if another writer filled `path` meanwhile
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         if retired is not None:

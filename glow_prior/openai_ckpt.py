@@ -42,16 +42,21 @@ def read_checkpoint(prefix):
 
 
 def model_parameters(values, use_polyak=False):
-    """The model/* parameters (or their Polyak averages) keyed by parameter name."""
-    params = {}
-    for name, value in values.items():
-        if not name.startswith("model/"):
-            continue
-        if name.endswith(EMA_SUFFIX) == use_polyak:
-            params[name[:-len(EMA_SUFFIX)] if use_polyak else name] = value
+    """The model/* parameters keyed by parameter name; with use_polyak, each parameter's
+    Polyak average where it has one and the stored value otherwise, as openai's
+    polyak_swap does (variables without an average: the shuffle permutation's indices,
+    the LU factorisation's P and sign_S)."""
+    params = {name: value for name, value in values.items()
+              if name.startswith("model/") and not name.endswith(EMA_SUFFIX)}
     if not params:
-        what = "Polyak averages" if use_polyak else "model/* parameters"
-        raise CheckpointError(f"the checkpoint holds no {what}")
+        raise CheckpointError("the checkpoint holds no model/* parameters")
+    if use_polyak:
+        averaged = {name: values[name + EMA_SUFFIX] for name in params
+                    if name + EMA_SUFFIX in values}
+        if not averaged:
+            raise CheckpointError("the checkpoint holds no Polyak averages "
+                                  f"(<name>{EMA_SUFFIX}); import it without --use_polyak")
+        params.update(averaged)
     return params
 
 

@@ -103,6 +103,18 @@ def line_plot(series, path, xlabel, ylabel, title=""):
     return _save(figure, path)
 
 
+def curves(series, path, xlabel, ylabel, title=""):
+    """Curves (lines with markers where they are short): `series` = {label: (x, y)}."""
+    figure, axes = plt.subplots(figsize=(6, 3.5))
+    for label, (x, y) in series.items():
+        axes.plot(x, y, marker="o" if len(x) < 30 else None, markersize=3, label=label)
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
+    axes.set_title(title)
+    axes.legend()
+    return _save(figure, path)
+
+
 def value_histograms(left, right, path, xlabels, bins=50, clip_quantile=99.0):
     """Two panels of overlaid histograms ({label: values} each), x clipped at a quantile
     (Kamoi et al. Figure 7 clips its axis for visibility)."""

@@ -26,8 +26,10 @@ import json
 import math
 import os
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 import time
 
 import numpy as np
@@ -35,15 +37,16 @@ import tensorflow as tf
 import tf_keras
 from tqdm import tqdm
 
-from glow_prior import evaluation, plots
+from glow_prior import evaluation, files, plots
 from glow_prior.batches import Batch, BatchStream, TrainData, paired_negatives
-from glow_prior.errors import NonFiniteLossError, RunDirError
+from glow_prior.errors import Interrupted, NonFiniteLossError, RunDirError
 from glow_prior.models.base import IMAGES
 from glow_prior.models.registry import build_model, load_model
 from glow_prior.objectives import MaximumLikelihood, NegativeTraining
 from glow_prior.optim import PolyakAverage, make_optimizer
 from glow_prior.priors import assign_components
 from glow_prior.rundir import RunDir
+from glow_prior.summaries import SUMMARY_DIR, Summaries, training_curve
 from glow_prior.weights import assign_by_name, values_by_name
 
 # Record keys that depend on the machine, not on the computation.
@@ -53,6 +56,59 @@ TIMING_KEYS = ("images_per_s", "seconds")
 def is_chief(strategy):
     """True for the process that writes the run directory (always, without multi-worker)."""
     return bool(getattr(strategy.extended, "should_checkpoint", True))
+
+
+STOP_SIGNALS = {signal.SIGINT: ("interrupted (Ctrl-C)", 130),
+                signal.SIGTERM: ("terminated (SIGTERM)", 143)}
+
+
+class StopRequests:
+    """SIGINT and SIGTERM while training (main thread only): the signal is noted and the
+    loop checkpoints and stops after the step in progress; a second Ctrl-C interrupts at
+    once. The previous handlers come back on exit."""
+
+    def __enter__(self):
+        self.received = None
+        self._previous = {}
+        if threading.current_thread() is threading.main_thread():
+            for signum in STOP_SIGNALS:
+                self._previous[signum] = signal.signal(signum, self._note)
+        return self
+
+    def _note(self, signum, frame):
+        del frame
+        if self.received == signal.SIGINT and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.received = signum
+
+    def __exit__(self, *exc):
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        return False
+
+
+class _StepTimer:
+    """Images per second of an epoch's steps, from the end of its first step on (a
+    process's first step traces and compiles the step functions: not a steady rate); with
+    one step only, that step's."""
+
+    def __init__(self, batch_size):
+        self.batch_size = batch_size
+        self.started, self.first, self.last, self.steps = time.time(), None, None, 0
+
+    def tick(self):
+        """Counts a finished step; returns the rate so far."""
+        self.steps += 1
+        self.last = time.time()
+        self.first = self.first or self.last
+        return self.rate()
+
+    def rate(self):
+        if self.steps >= 2:
+            return (self.steps - 1) * self.batch_size / max(self.last - self.first, 1e-9)
+        if self.steps == 1:
+            return self.batch_size / max(self.last - self.started, 1e-9)
+        return 0.0
 
 
 def _format_seconds(seconds):
@@ -81,9 +137,11 @@ class Trainer:
                                   self.config.seed,
                                   self.config.augment_shift(getattr(spec.data, "dataset", "")),
                                   self.config.perturbation_rate)
-        self.spec = self._reconcile(spec)
+        self.plan = run.plan_training(spec, run_config.allow_changes, run_config.resume_from)
+        self.spec = self.plan.spec
         with strategy.scope():
-            self.model = build_model(self.spec, self.config.mixed_precision)
+            self.model = build_model(self.spec, self.config.mixed_precision,
+                                     gradient_checkpointing=self.config.gradient_checkpointing)
             if self.model.dequantized:
                 self.stream.noise_fn = self.model.dequantization_noise
             self.optimizer, self.polyak_decay = make_optimizer(self.config,
@@ -96,6 +154,9 @@ class Trainer:
         self.epoch_state = tf.Variable("{}", dtype=tf.string, trainable=False)
         objects = dict(model=self.model, optimizer=self.optimizer, polyak=self.polyak,
                        epoch_state=self.epoch_state)
+        self.finished = self._already_trained()
+        if self.chief and self.finished is None:
+            run.commit(self.plan)
         self.manager = run.checkpoint_manager(**objects)
         self._worker_dir = None if self.chief else tempfile.mkdtemp(prefix="glow_prior_worker")
         self.save_manager = self.manager if self.chief else \
@@ -105,22 +166,21 @@ class Trainer:
         self._progress_state = {}
 
     # ----------------------------------------------------------------- setup
-    def _reconcile(self, spec):
-        """The run's record: `spec`, or the stored one updated with allowed changes.
-        Raises InputError when a rerun would change what the run directory holds."""
-        run = self.run_dir
-        latest = tf.train.latest_checkpoint(run.file("checkpoints"))
-        if run.has_spec and latest is not None:
-            step = int(latest.rsplit("-", 1)[-1])
-            spec = run.read_spec().with_changes(spec, self.run_config.allow_changes, step)
-        if self.chief:
-            run.write_spec(spec)
-        return spec
+    def _already_trained(self):
+        """The sentence saying so when the run has trained more epochs than --epochs asks
+        for (nothing to do, and the record keeps its own), else None."""
+        trained = self.plan.step // self.stream.its_per_epoch
+        if self.plan.checkpoint is None or trained <= self.config.epochs:
+            return None
+        return (f"{self.run_dir.path} has already trained {trained} epochs, more than "
+                f"--epochs={self.config.epochs}: nothing to do (its record is unchanged)")
 
     def _initialize(self):
         """Resume, restore weights from restore_path, or run the data-dependent init."""
-        resumed = self.run_dir.restore(self.manager, self.run_config.resume_from)
-        if resumed:
+        for note in self.plan.notes:
+            self._say(note)
+        if self.plan.checkpoint:
+            resumed = self.run_dir.restore(self.manager, self.plan.checkpoint, verified=True)
             if self.chief:
                 self.run_dir.truncate_logs(self.global_step())
             self._say(f"Resumed from {resumed} (step {self.global_step()})")
@@ -166,6 +226,9 @@ class Trainer:
         # NaN/Inf anywhere makes its zero-weighted sum NaN; finite values give 0 (a float
         # reduction: oneDNN has no boolean kernels without AVX-512 and says so on stderr).
         poison = tf.add_n([tf.reduce_sum(tf.cast(value, tf.float32) * 0.0) for value in checked])
+        # The norm of this replica's gradient of the batch loss (the summaries' grad_norm).
+        stats = dict(stats, grad_norm=tf.linalg.global_norm(
+            [g for g in grads if g is not None]) * replicas)
         return stats, grads, tf.cast(tf.logical_not(tf.math.is_finite(poison)), tf.float32)
 
     def _replica_apply(self, grads):
@@ -243,15 +306,15 @@ class Trainer:
         return {"test_log_likelihood": float(np.mean(scores.log_likelihood)),
                 "test_bits_x": float(np.mean(scores.bits_per_dim))}
 
-    def _write_samples(self, epoch, writer):
+    def _write_samples(self, epoch, summaries):
         if not self.model.supports(IMAGES) or not self.config.n_sample or not self.chief:
             return
         images = self.model.sample(self.config.n_sample, seed=[self.config.seed, epoch],
                                    temperature=0.7).numpy()
         path = self.run_dir.file(os.path.join("samples", f"epoch_{epoch:05d}.png"))
-        grid = plots.save_image_grid(images, path)
-        with writer.as_default():
-            tf.summary.image("samples", grid[None], step=epoch)
+        with files.on_user_path(path, "write samples"):
+            grid = plots.save_image_grid(images, path)
+        summaries.image("samples", grid, epoch)
 
     def _keep_finite_state(self, batch, step, epoch):
         """After a non-finite step: the state to keep (see the module docstring); returns
@@ -276,87 +339,141 @@ class Trainer:
 
     # ------------------------------------------------------------------ loop
     def run(self):
-        """Trains until `epochs`; returns the last epoch's record."""
+        """Trains until `epochs`, evaluates the test set at the end (and every
+        `epochs_full_valid` epochs) and returns the last epoch's record. SIGINT or SIGTERM
+        stops it after the step in progress with a checkpoint (glow_prior.errors.Interrupted)."""
+        if self.finished:
+            self._say(self.finished)
+            logged = self.run_dir.read_log("train.txt")
+            return logged[-1] if logged else {}
         self._initialize()
-        its, epochs = self.stream.its_per_epoch, self.config.epochs
-        writer = tf.summary.create_file_writer(self.run_dir.file("tensorboard")) \
-            if self.chief else tf.summary.create_noop_writer()
-        record, last_save = {}, time.time()
-        run_started, run_start_step = time.time(), self.global_step()
-        for epoch in range(self.global_step() // its + 1, epochs + 1):
-            skip = self.global_step() - (epoch - 1) * its
-            state = json.loads(self.epoch_state.numpy().decode() or "{}") if skip else {}
-            totals, count = state.get("totals", {}), state.get("count", 0)
-            started, last_line = time.time(), time.time()
-            bar = tqdm(total=its, initial=skip, desc=f"epoch {epoch}/{epochs}", leave=False,
-                       disable=None if self.show_progress else True, dynamic_ncols=True,
-                       file=sys.stdout)
-            for batch in self.stream.distributed(self.strategy, epoch, skip):
-                step = self.global_step()
-                self._progress_state = {"totals": totals, "count": count}
-                stats, applied = self.train_step(batch)
-                if not applied:
-                    kept = self._keep_finite_state(batch, step, epoch)
-                    raise NonFiniteLossError(
-                        f"loss or gradients became NaN/Inf at step {step} (epoch {epoch}); "
-                        f"the update was not applied and {kept}. Rerun with a lower --lr "
-                        "or a longer --epochs_warmup (add --allow_changes=lr or "
-                        "--allow_changes=epochs_warmup to change them in this run).")
-                for key, value in stats.items():
-                    totals[key] = totals.get(key, 0.0) + float(value)
-                count += 1
-                done = count - (state.get("count", 0) if skip else 0)
-                rate = done * self.config.n_batch_train / max(time.time() - started, 1e-9)
-                bar.set_postfix(bits=f"{float(stats['bits_x']):.3f}", img_s=f"{rate:.0f}")
-                bar.update(1)
-                if bar.disable and self.show_progress and \
-                        time.time() - last_line > self.run_config.progress_secs:
-                    print(self._progress_line(epoch, count, totals, rate, run_started,
-                                              run_start_step), flush=True)
-                    last_line = time.time()
-                # The epoch's last step is checkpointed after its log line (below): a
-                # checkpoint of a finished epoch written before that line would, if the
-                # process died in between, resume past an epoch that was never logged.
-                if count < its and time.time() - last_save > self.config.checkpoint_secs:
-                    self._save({"totals": totals, "count": count})
-                    last_save = time.time()
-            bar.close()
-            elapsed = max(time.time() - started, 1e-9)
-            record = {"epoch": epoch, "step": self.global_step(),
-                      "images_per_s": (count - (state.get("count", 0) if skip else 0))
-                      * self.config.n_batch_train / elapsed,
-                      **{k: v / max(count, 1) for k, v in totals.items()}}
-            if self.test_data is not None and epoch % self.config.epochs_full_valid == 0:
-                record.update(self.evaluate())
-                self._log("test.txt", record)
-            self._log("train.txt", record)
-            with writer.as_default():
-                for key, value in record.items():
-                    if key not in ("epoch", "step"):
-                        tf.summary.scalar(key, value, step=epoch)
-            if epoch % self.config.epochs_full_sample == 0 or epoch == epochs:
-                self._write_samples(epoch, writer)
-            self._save({})
-            last_save = time.time()
-            self._say(self._epoch_line(record, epochs, run_started, run_start_step))
-        writer.flush()
+        summaries = Summaries(self.run_dir.file(SUMMARY_DIR), self.spec,
+                              os.path.basename(os.path.normpath(self.run_dir.path)),
+                              self.chief, self.run_config.summary_steps)
+        record = {}
+        with StopRequests() as stop:
+            for epoch in range(self.global_step() // self.stream.its_per_epoch + 1,
+                               self.config.epochs + 1):
+                record = self._train_epoch(epoch, summaries, stop)
+                if stop.received:
+                    self._stop(stop, epoch)
+            record = self._final_evaluation(record, summaries)
+        summaries.flush()
+        if self.chief:
+            summaries_path = training_curve(self.run_dir.path,
+                                            os.path.basename(os.path.normpath(self.run_dir.path)))
+            if summaries_path:
+                self._say(f"Training curve: {summaries_path}")
         return record
 
-    def _remaining(self, run_started, run_start_step):
-        done = self.global_step() - run_start_step
-        left = self.config.epochs * self.stream.its_per_epoch - self.global_step()
-        return _format_seconds(left * (time.time() - run_started) / max(done, 1))
+    def _train_epoch(self, epoch, summaries, stop):
+        """One epoch (from where a resumed run left it): steps, its log lines, samples and
+        checkpoint; returns its record. Stops early when a signal arrived."""
+        its, epochs = self.stream.its_per_epoch, self.config.epochs
+        skip = self.global_step() - (epoch - 1) * its
+        state = json.loads(self.epoch_state.numpy().decode() or "{}") if skip else {}
+        totals, count = state.get("totals", {}), state.get("count", 0)
+        timer = _StepTimer(self.config.n_batch_train)
+        last_line, last_save = time.time(), time.time()
+        bar = tqdm(total=its, initial=skip, desc=f"epoch {epoch}/{epochs}", leave=False,
+                   disable=None if self.show_progress else True, dynamic_ncols=True,
+                   file=sys.stdout)
+        for batch in self.stream.distributed(self.strategy, epoch, skip):
+            step = self.global_step()
+            self._progress_state = {"totals": totals, "count": count}
+            stats, applied = self.train_step(batch)
+            if not applied:
+                kept = self._keep_finite_state(batch, step, epoch)
+                raise NonFiniteLossError(
+                    f"loss or gradients became NaN/Inf at step {step} (epoch {epoch}); "
+                    f"the update was not applied and {kept}. Rerun with a lower --lr "
+                    "or a longer --epochs_warmup (add --allow_changes=lr or "
+                    "--allow_changes=epochs_warmup to change them in this run).")
+            values = {key: float(value) for key, value in stats.items()}
+            for key, value in values.items():
+                totals[key] = totals.get(key, 0.0) + value
+            count += 1
+            rate = timer.tick()
+            if summaries.due(step + 1):
+                summaries.train(step + 1, {**values, "images_per_s": rate,
+                                           "learning_rate": self._learning_rate()})
+            bar.set_postfix(bits=f"{values['bits_x']:.3f}", img_s=f"{rate:.0f}")
+            bar.update(1)
+            if bar.disable and self.show_progress and \
+                    time.time() - last_line > self.run_config.progress_secs:
+                print(self._progress_line(epoch, count, totals, rate), flush=True)
+                last_line = time.time()
+            if stop.received and count < its:
+                self._save({"totals": totals, "count": count})
+                self._stop(stop, epoch)
+            # The epoch's last step is checkpointed after its log line (below): a
+            # checkpoint of a finished epoch written before that line would, if the
+            # process died in between, resume past an epoch that was never logged.
+            if count < its and time.time() - last_save > self.config.checkpoint_secs:
+                self._save({"totals": totals, "count": count})
+                last_save = time.time()
+        bar.close()
+        record = {"epoch": epoch, "step": self.global_step(),
+                  "images_per_s": timer.rate(),
+                  **{k: v / max(count, 1) for k, v in totals.items()}}
+        if self.test_data is not None and epoch % self.config.epochs_full_valid == 0:
+            record.update(self._test(summaries))
+            self._log("test.txt", record)
+        self._log("train.txt", record)
+        if epoch % self.config.epochs_full_sample == 0 or epoch == epochs:
+            self._write_samples(epoch, summaries)
+        self._save({})
+        self._say(self._epoch_line(record))
+        return record
 
-    def _progress_line(self, epoch, count, totals, rate, run_started, run_start_step):
+    def _final_evaluation(self, record, summaries):
+        """The test evaluation at the end of a run whose last epoch had none."""
+        if self.test_data is None:
+            return record
+        tested = self.run_dir.read_log("test.txt")
+        if tested and tested[-1].get("step") == self.global_step():
+            return record
+        logged = self.run_dir.read_log("train.txt")
+        record = dict(record or (logged[-1] if logged else {"step": self.global_step()}))
+        record.update(self._test(summaries))
+        self._log("test.txt", record)
+        self._say(f"test at step {self.global_step()}: test_bits_x="
+                  f"{record['test_bits_x']:.4g} test_log_likelihood="
+                  f"{record['test_log_likelihood']:.6g}")
+        return record
+
+    def _test(self, summaries):
+        """Evaluates the test set and writes its test/ summaries; returns the values."""
+        values = self.evaluate()
+        summaries.test(self.global_step(), values)
+        return values
+
+    def _stop(self, stop, epoch):
+        """After a signal: the state is checkpointed; raise Interrupted saying where."""
+        name, status = STOP_SIGNALS[stop.received]
+        latest = self.save_manager.latest_checkpoint
+        raise Interrupted(f"training {name} at step {self.global_step()} (epoch {epoch}); "
+                          f"{os.path.basename(latest or 'no checkpoint')} holds it: rerun "
+                          "the same command to resume", status)
+
+    def _learning_rate(self):
+        optimizer = getattr(self.optimizer, "inner_optimizer", self.optimizer)
+        return float(optimizer.learning_rate.numpy())
+
+    def _remaining(self, rate):
+        left = self.config.epochs * self.stream.its_per_epoch - self.global_step()
+        return _format_seconds(left * self.config.n_batch_train / max(rate, 1e-9))
+
+    def _progress_line(self, epoch, count, totals, rate):
         bits = totals.get("bits_x", 0.0) / max(count, 1)
         return (f"progress: epoch {epoch}/{self.config.epochs} step {count}/"
                 f"{self.stream.its_per_epoch} bits/dim {bits:.4f} {rate:.0f} img/s "
-                f"left {self._remaining(run_started, run_start_step)}")
+                f"left {self._remaining(rate)}")
 
-    def _epoch_line(self, record, epochs, run_started, run_start_step):
+    def _epoch_line(self, record):
         summary = " ".join(f"{k}={v:.4g}" for k, v in record.items() if isinstance(v, float))
-        return (f"epoch {record['epoch']}/{epochs}: {summary} "
-                f"left={self._remaining(run_started, run_start_step)}")
+        return (f"epoch {record['epoch']}/{self.config.epochs}: {summary} "
+                f"left={self._remaining(record['images_per_s'])}")
 
     def close(self):
         if self._worker_dir is not None:

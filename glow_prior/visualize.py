@@ -33,14 +33,20 @@ class ImageLayout:
     def __init__(self, flow):
         self.flow = flow
         self.squeezes = [_squeeze_count(level) for level in flow.levels]
+        # Which levels factor out half their channels (none without a multi-scale split).
+        self.splits = [split is not None for split in flow.splits]
 
     def to_image(self, tensor, level, squeezes_done, fills):
-        """`tensor` sits in `level` after `squeezes_done` of its squeezes; `fills[j]` is
-        joined back where level j factored out half its channels."""
+        """`tensor` sits in `level` after `squeezes_done` of its squeezes; `fills` are the
+        parts factored out before it (one per level that splits, in order), joined back
+        where they were factored out."""
         for _ in range(squeezes_done):
             tensor = unsqueeze2d(tensor)
+        remaining = sum(self.splits[:level])
         for previous in reversed(range(level)):
-            tensor = tf.concat([tensor, fills[previous]], axis=-1)
+            if self.splits[previous]:
+                remaining -= 1
+                tensor = tf.concat([tensor, fills[remaining]], axis=-1)
             for _ in range(self.squeezes[previous]):
                 tensor = unsqueeze2d(tensor)
         return tensor

@@ -57,7 +57,8 @@ def test_score_rejects_bad_input_with_a_clear_message(imported_run, tmp_path):
 
 def test_import_refuses_contradicting_flags(tmp_path):
     result = run_binary("import_openai_checkpoint", f"--checkpoint={ADDITIVE}/ckpt/model.ckpt",
-                        f"--logdir={tmp_path}", "--image_size=32", "--flow_coupling=1")
+                        f"--logdir={tmp_path}", "--image_size=32", "--flow_coupling=1",
+                        "--n_bits_x=8")
     assert result.returncode == 2 and "flow_coupling: stated 1, checkpoint has 0" in result.stderr
 
 

@@ -13,8 +13,10 @@ from absl import flags
 from glow_prior import experiments
 from glow_prior.apps import (
     benchmark,
+    detect,
     evaluate_ood,
     export_savedmodel,
+    fit_detector,
     import_openai_checkpoint,
     prepare_data,
     reproduce,
@@ -39,8 +41,8 @@ from glow_prior.config import (
 from glow_prior.errors import InputError
 from tests.conftest import REPO
 
-APPS = {"benchmark": benchmark, "evaluate_ood": evaluate_ood,
-        "export_savedmodel": export_savedmodel,
+APPS = {"benchmark": benchmark, "detect": detect, "evaluate_ood": evaluate_ood,
+        "export_savedmodel": export_savedmodel, "fit_detector": fit_detector,
         "import_openai_checkpoint": import_openai_checkpoint, "prepare_data": prepare_data,
         "reproduce": reproduce, "score": score, "train_glow": train_glow,
         "train_realnvp": train_realnvp, "train_tabular": train_tabular, "train_vae": train_vae,

@@ -21,7 +21,7 @@ from glow_prior.errors import CheckpointError
 from glow_prior.models.glow import build_glow
 from glow_prior.priors import build_prior
 from tests import openai_reference
-from tests.conftest import OPENAI_FIXTURE
+from tests.conftest import OPENAI_FIXTURE, run_binary
 
 ADDITIVE = OPENAI_FIXTURE / "additive"
 FIXTURE_CONFIG = dict(image_shape=(32, 32, 3), n_levels=2, depth=2, width=32,
@@ -221,3 +221,56 @@ def test_corrupt_checkpoint_gives_clear_error(tmp_path):
     data.write_bytes(data.read_bytes()[:1000])
     with pytest.raises(CheckpointError, match="cannot read OpenAI"):
         openai_ckpt.read_checkpoint(str(tmp_path / "model.ckpt"))
+
+
+SHUFFLE = OPENAI_FIXTURE / "shuffle_polyak"
+
+
+@pytest.mark.parametrize("use_polyak", [True, False], ids=["polyak", "raw"])
+def test_polyak_import_keeps_the_shuffle_permutation_and_matches_openai(tmp_path, use_polyak):
+    """Issue 22.8a: openai's own code made this shuffle-permutation checkpoint and scored
+    fixed images with its weights and after polyak_swap; the indices have no average, and
+    the import uses the average where there is one, the stored value elsewhere."""
+    fixture = np.load(SHUFFLE / "fixture.npz")
+    logdir = tmp_path / "run"
+    flags = ["--use_polyak"] if use_polyak else []
+    result = run_binary("import_openai_checkpoint",
+                        f"--checkpoint={SHUFFLE / 'ckpt' / 'model.ckpt'}", f"--logdir={logdir}",
+                        "--image_size=32", "--n_bits_x=8", "--flow_permutation=1", *flags)
+    assert result.returncode == 0, result.stderr[-2000:]
+    hparams = json.loads((logdir / "hparams.json").read_text())
+    assert hparams["architecture"]["flow_permutation"] == 1
+    assert hparams["imported_from"]["polyak"] is use_polyak
+    np.savez(tmp_path / "x.npz", x=fixture["eval_x_uint8"])
+    result = run_binary("score", f"--logdir={logdir}", f"--images={tmp_path / 'x.npz'}",
+                        f"--output={tmp_path / 'bits.npz'}", "--dequantization=none")
+    assert result.returncode == 0, result.stderr[-2000:]
+    expected = fixture["polyak_bits_x" if use_polyak else "raw_bits_x"]
+    np.testing.assert_allclose(np.load(tmp_path / "bits.npz")["bits_per_dim"], expected,
+                               atol=BITS_TOLERANCE)
+    assert np.abs(fixture["polyak_bits_x"] - fixture["raw_bits_x"]).max() > 0.5  # distinct
+
+
+def test_import_needs_n_bits_x_and_refuses_flags_it_cannot_honour(tmp_path):
+    checkpoint = f"--checkpoint={ADDITIVE / 'ckpt' / 'model.ckpt'}"
+    result = run_binary("import_openai_checkpoint", checkpoint, f"--logdir={tmp_path / 'a'}",
+                        "--image_size=32")
+    assert result.returncode == 2 and "--n_bits_x is required" in result.stderr
+    result = run_binary("import_openai_checkpoint", checkpoint, f"--logdir={tmp_path / 'b'}",
+                        "--image_size=32", "--n_bits_x=8", "--scale_offset=0.1")
+    assert result.returncode == 2 and "--scale_offset do not apply" in result.stderr
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_scoring_averages_an_import_does_not_have_names_the_cause(tmp_path):
+    logdir = tmp_path / "run"
+    result = run_binary("import_openai_checkpoint",
+                        f"--checkpoint={ADDITIVE / 'ckpt' / 'model.ckpt'}", f"--logdir={logdir}",
+                        "--image_size=32", "--n_bits_x=8")
+    assert result.returncode == 0, result.stderr[-2000:]
+    np.savez(tmp_path / "x.npz", x=np.zeros((2, 32, 32, 3), np.uint8))
+    result = run_binary("score", f"--logdir={logdir}", f"--images={tmp_path / 'x.npz'}",
+                        f"--output={tmp_path / 'out.npz'}", "--use_polyak")
+    assert result.returncode == 2
+    assert "imported from an OpenAI checkpoint without --use_polyak" in result.stderr
+    assert "Traceback" not in result.stderr and "[" not in result.stderr.split("error:")[1]

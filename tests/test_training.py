@@ -43,14 +43,14 @@ def make_spec(prior=PriorConfig(), data=DataConfig(labels=(0, 1)), architecture=
                    training=TRAINING.replace(**training_changes))
 
 
-def make_trainer(logdir, spec, objective=None, **run_changes):
+def make_trainer(logdir, spec, objective=None, show_progress=False, **run_changes):
     x, y = images()
     test = ImageSet(*images(64, seed=1), "toy", "test")
     run = RunDir(logdir)
     return training.Trainer(spec, run, TrainData(x, y, assign_components(spec.prior, x, y)),
                             RunConfig(logdir=str(logdir)).replace(**run_changes),
                             objective or MaximumLikelihood(), tf.distribute.get_strategy(),
-                            test_data=test, show_progress=False)
+                            test_data=test, show_progress=show_progress)
 
 
 def lines(path):

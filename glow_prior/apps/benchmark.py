@@ -14,6 +14,7 @@ import sys
 from glow_prior import cli
 from glow_prior.config.benchmark import BenchmarkOptions
 from glow_prior.experiments import CONFIGS_DIR
+from glow_prior.tables import markdown_table
 
 
 def _fmt(value, pattern="{:.1f}"):
@@ -27,7 +28,9 @@ def run(args):
                                                 "width", "batch", "steps", "warmup")}
     config["configs_dir"] = CONFIGS_DIR
     modes = {"both": (False, True), "off": (False,), "on": (True,)}[options.xla]
-    report = benchmark.run(config, modes, options.measurements)
+    memory = {"depths": options.memory_depths, "widths": options.memory_widths,
+              "steps": options.memory_steps} if options.memory_depths else None
+    report = benchmark.run(config, modes, options.measurements, memory)
     files.write_json(options.output, report)
     print("| XLA | mode | ours img/s | tfb.Glow img/s | speed-up | ours peak MB | "
           "tfb.Glow peak MB |")
@@ -46,6 +49,15 @@ def run(args):
           "img/s")
     print(f"matmul reference: {report['matmul_flops_per_s'] / 1e9:.1f} GFLOP/s; training step "
           f"at {_fmt(report['train_flops_fraction_of_matmul_peak'], '{:.1%}')} of it")
+    if report.get("memory_by_depth"):
+        print("\n".join(markdown_table(
+            ["width", "depth", "gradient checkpointing", "img/s", "state MB",
+             "activation MB", "peak RSS MB", "step memory MB (RSS)"],
+            [[r.get("width"), r.get("depth"), "on" if r.get("gradient_checkpointing") else
+              "off", r.get("images_per_s"), r.get("state_mb"), r.get("activation_mb"),
+              r.get("peak_rss_mb"), r.get("step_memory_mb")]
+             if "error" not in r else [r["error"], "", "", "", "", "", "", ""]
+             for r in report["memory_by_depth"]], digits=1)))
     print(f"-> {options.output}")
 
 

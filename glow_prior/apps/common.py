@@ -17,6 +17,7 @@ def training_app(name, doc, model_kind, architecture, data=DataConfig, negative=
     def run(args):
         from glow_prior.apps import training_run
         training_run.train(model_kind, args)
+        print(training_run.next_steps(model_kind, args.run.logdir), flush=True)
 
     checks = (check_prior_labels,) if data is DataConfig else ()
     return cli.App(name, doc, sections, run, checks)

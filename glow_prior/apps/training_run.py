@@ -1,5 +1,7 @@
 """What the training binaries (train_glow, train_realnvp, train_vae, train_tabular) do
 once their flags are checked: strategy, lock, data, record, train."""
+import os
+
 from glow_prior import data, distribute, training
 from glow_prior.config import RunSpec
 from glow_prior.data.tabular import load_tabular
@@ -42,3 +44,14 @@ def train(model_kind, args, show_progress=True):
     finally:
         run.close()
 
+
+def next_steps(model_kind, logdir):
+    """What a finished training prints: where the run is and the commands that use it."""
+    ood = "" if model_kind == "tabular" else " --ood_datasets=mnist  # or other OOD sets"
+    return "\n".join([
+        f"Run directory: {logdir} (hparams.json, checkpoints/, train.txt, test.txt, "
+        "training_curve.png, tensorboard/)",
+        "Next:",
+        f"  evaluate_ood --logdir={logdir}{ood}",
+        f"  export_savedmodel --logdir={logdir} --export_dir=EXPORT_DIR",
+        f"  tensorboard --logdir={os.path.join(logdir, 'tensorboard')}"])

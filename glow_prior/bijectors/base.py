@@ -36,7 +36,6 @@ each ActNorm met on the way sets its parameters from the activations it receives
 already come from initialised upstream layers). Nothing is shared between models.
 """
 import contextlib
-import math
 
 import tensorflow as tf
 import tensorflow_probability as tfp
@@ -45,6 +44,7 @@ import tensorflow_probability as tfp
 # this class; subclassing tfb.Chain itself would make FlowChain a CompositeTensor.
 from tensorflow_probability.python.bijectors.chain import _Chain as NonCompositeChain
 
+from glow_prior.bijectors.reversible import reversible_forward
 from glow_prior.errors import InputError
 
 tfb = tfp.bijectors
@@ -56,12 +56,18 @@ class FlowContext:
     """Settings of one model that its layers read while they run (not a tf.Module: nothing
     here is saved)."""
 
-    def __init__(self, mixed_precision="none"):
+    def __init__(self, mixed_precision="none", gradient_checkpointing=False):
         if mixed_precision not in COMPUTE_DTYPES:
             raise InputError(f"mixed_precision must be one of {sorted(COMPUTE_DTYPES)}, got "
                              f"'{mixed_precision}'")
         self.compute_dtype = COMPUTE_DTYPES[mixed_precision]
+        # Backprop through the model's level chains by inversion (bijectors.reversible).
+        self.gradient_checkpointing = bool(gradient_checkpointing)
         self.initializing = False
+
+    @property
+    def reversible_backprop(self):
+        return self.gradient_checkpointing and not self.initializing
 
     @contextlib.contextmanager
     def data_dependent_init(self):
@@ -91,9 +97,11 @@ def like(value, x):
 
 
 def sum_except_batch(x):
-    """Sums all axes but the first: per-example totals of [B, ...] tensors (the per-example
-    size static, so that a batch of 0 works too)."""
-    return tf.reduce_sum(tf.reshape(x, [-1, math.prod(x.shape[1:])]), axis=1)
+    """Sums all axes but the first: per-example totals of [B, ...] tensors. (A reshape to a
+    static [-1, size] would also take a batch of 0, but changes which reduction kernel
+    runs and with it the last bits; models never reach here with an empty batch,
+    glow_prior.models.base.any_batch.)"""
+    return tf.reduce_sum(tf.reshape(x, [tf.shape(x)[0], -1]), axis=1)
 
 
 def zeros_like_batch(x):
@@ -193,8 +201,11 @@ class FlowChain(OnePass, NonCompositeChain):
     maps. Labels are refused: class-conditional parts (the top prior) are not in chains.
     """
 
-    def __init__(self, bijectors, name="flow_chain"):
+    def __init__(self, bijectors, name="flow_chain", context=None):
+        """context: the model's FlowContext for a chain whose backward pass may run by
+        inversion (a level of steps; glow_prior.bijectors.reversible), else None."""
         self.steps = list(bijectors)
+        self.context = context
         super().__init__(list(reversed(self.steps)), name=name)
 
     # TFP's Composition hands event_ndims to these and expects the extra axes summed.
@@ -207,6 +218,8 @@ class FlowChain(OnePass, NonCompositeChain):
         return _sum_extra_axes(log_det, event_ndims, self.inverse_min_event_ndims)
 
     def forward_flat(self, x):
+        if self.context is not None and self.context.reversible_backprop:
+            return reversible_forward(self.steps, x)
         log_det = zeros_like_batch(x)
         for bijector in self.steps:
             x, step_log_det = bijector.forward_flat(x)

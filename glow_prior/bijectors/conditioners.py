@@ -129,9 +129,10 @@ class ResNetST(tf.Module):
         self.b_out = variable(f"{scope}/out/b", tf.zeros([2 * channels]))
 
     def _squeeze_through_bottleneck(self, h):
-        flat = tf.reshape(h, [-1, self.down.shape[0]])
+        shape = tf.shape(h)
+        flat = tf.reshape(h, [shape[0], -1])
         return tf.reshape(tf.matmul(tf.matmul(flat, like(self.down, h)), like(self.up, h)),
-                          tf.shape(h))
+                          shape)
 
     def __call__(self, x, labels=None):
         del labels

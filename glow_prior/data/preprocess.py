@@ -10,6 +10,7 @@ discrete image in OpenAI's convention is log p(x_in) - D log(n_bins) (nats), and
 bits/dim = -log-likelihood / (D ln 2).
 """
 import os
+import zipfile
 
 import numpy as np
 import tensorflow as tf
@@ -35,16 +36,28 @@ def check_uint8_images(x, expected_shape=None, what="images"):
 
 
 def read_image_archive(path):
-    """(x, y or None) from an .npz with uint8 images under 'x' (and labels under 'y')."""
-    if not os.path.exists(path):
-        raise InputError(f"image file {path} does not exist")
+    """(x, y or None) from an .npz with images under 'x' (and labels under 'y'); anything
+    else (a missing, empty or damaged file, a directory, a .npy array, pickles) is one
+    InputError naming the file."""
+    if not os.path.isfile(path):
+        what = "is a directory" if os.path.isdir(path) else "does not exist"
+        raise InputError(f"image file {path} {what}; give an .npz file with the images "
+                         "under 'x'")
     try:
-        with np.load(path) as archive:
-            if "x" not in archive:
-                raise InputError(f"{path} has no array 'x' (keys: {list(archive.keys())})")
-            return archive["x"], archive["y"] if "y" in archive else None
-    except (OSError, ValueError) as error:
-        raise InputError(f"cannot read {path} as .npz: {error}") from error
+        loaded = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise InputError(f"cannot read {path} as an .npz archive ({error or 'empty file'}); "
+                         "save the images with np.savez(path, x=images)") from error
+    if not isinstance(loaded, np.lib.npyio.NpzFile):
+        raise InputError(f"{path} holds a single array (.npy format), not an .npz archive; "
+                         "save the images with np.savez(path, x=images)")
+    with loaded as archive:
+        if "x" not in archive.files:
+            raise InputError(f"{path} has no array 'x' (keys: {list(archive.files)})")
+        try:
+            return archive["x"], archive["y"] if "y" in archive.files else None
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+            raise InputError(f"cannot read the arrays of {path}: {error}") from error
 
 
 def quantize(x_uint8, n_bits_x, dtype=tf.float32):

@@ -93,17 +93,21 @@ def _one_example_like(tensor):
     return tf.zeros(tf.concat([[1], tf.shape(tensor)[1:]], 0), tensor.dtype)
 
 
-def any_batch(function, flat, labels, *args):
+def any_batch(function, flat, labels, *args, dynamic=False):
     """function(flat, labels, *args), also for a batch of 0. oneDNN's CPU convolutions
     return tensors of the wrong shape for an empty batch (their input's shape), so an empty
-    batch is computed as one example of zeros and sliced to none."""
+    batch is computed as one example of zeros and sliced to none. A batch size known to be
+    0 is handled here; one unknown until run time only with `dynamic` (a tf.cond, which
+    the SavedModel's signatures use: it would change the graphs evaluation compiles)."""
     def empty():
         result = function(_one_example_like(flat), _one_example_like(labels), *args)
         return tf.nest.map_structure(lambda t: t[:0], result)
 
     size = flat.shape[0]
-    if size is not None:
-        return function(flat, labels, *args) if size else empty()
+    if size == 0:
+        return empty()
+    if size is not None or not dynamic:
+        return function(flat, labels, *args)
     return tf.cond(tf.shape(flat)[0] > 0, lambda: function(flat, labels, *args), empty)
 
 

@@ -186,8 +186,7 @@ class FlowModel(DensityModel):
         labels = self._flow_labels(labels)
         if self.supports(LEVELS):
             parts, _, level_log_dets = self.flow.encode(x_in, labels)
-            z = tf.concat([tf.reshape(p, [-1, math.prod(p.shape[1:])]) for p in parts],
-                          axis=-1)
+            z = tf.concat([tf.reshape(p, [tf.shape(p)[0], -1]) for p in parts], axis=-1)
             log_det = tf.add_n(level_log_dets)
         else:
             z, log_det = self.flow.forward_and_log_det(x_in, labels=labels)

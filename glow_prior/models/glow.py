@@ -70,7 +70,7 @@ def build_glow_flow(config, context):
         height, width, channels = height // 2, width // 2, channels * 4
         steps = [flow_step(config, f"model/{level}/{step}", channels, rng, context)
                  for step in range(config.depth)]
-        levels.append(FlowChain([Squeeze()] + steps, name=f"level{level}"))
+        levels.append(FlowChain([Squeeze()] + steps, name=f"level{level}", context=context))
         if level < config.n_levels - 1:
             split = config.multiscale
             splits.append(SplitLevel(f"model/pool{level}", channels, context)

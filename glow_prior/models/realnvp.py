@@ -59,7 +59,7 @@ def _multiscale_levels(config, couple):
             splits.append(SplitLevel(f"realnvp/split{scale}", shape[2], couple.context,
                                      learned_prior=False))
             shape = (shape[0], shape[1], shape[2] // 2)
-        levels.append(FlowChain(steps, name=f"scale{scale}"))
+        levels.append(FlowChain(steps, name=f"scale{scale}", context=couple.context))
     return levels, splits, shape
 
 
@@ -78,12 +78,13 @@ def build_realnvp_flow(config, context):
     else:
         shape = tuple(config.image_shape)
         levels = [FlowChain([couple(shape, pair, config.st_width)
-                             for pair in _single_scale_masks(config)], name="scale0")]
+                             for pair in _single_scale_masks(config)], name="scale0",
+                            context=context)]
         splits, top_shape = [], shape
     if config.logit_alpha > 0:
         first = levels[0]
         levels[0] = FlowChain([LogitPreprocess(config.logit_alpha), *first.steps],
-                              name=first.name)
+                              name=first.name, context=context)
     top = TopLatent(top_shape, np.random.RandomState(config.seed), context)
     return MultiScaleFlow(config.image_shape, levels, splits, top, name="realnvp")
 

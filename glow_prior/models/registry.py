@@ -1,6 +1,8 @@
 """Models from their record: build the model a RunSpec describes, load a run's weights."""
 import functools
 
+import tensorflow as tf
+
 from glow_prior.bijectors.base import FlowContext
 from glow_prior.errors import RunDirError
 from glow_prior.models.base import as_float_dtype
@@ -23,11 +25,14 @@ BUILDERS = {"glow": build_glow, "realnvp": build_realnvp, "tabular": build_tabul
             "vae": _build_vae}
 
 
-def build_model(spec, mixed_precision="none", float_dtype="float32"):
+def build_model(spec, mixed_precision="none", float_dtype="float32",
+                gradient_checkpointing=False):
     """The (untrained) model a glow_prior.config.RunSpec describes, computing in
-    `float_dtype` (float32 or float64)."""
+    `float_dtype` (float32 or float64); gradient_checkpointing: backprop through its flow's
+    levels by inversion (training only)."""
     return BUILDERS[spec.model](spec.architecture, functools.partial(build_prior, spec.prior),
-                                FlowContext(mixed_precision), float_dtype)
+                                FlowContext(mixed_precision, gradient_checkpointing),
+                                float_dtype)
 
 
 def load_model(logdir, use_polyak=False, float_dtype="float32"):
@@ -43,8 +48,16 @@ def load_model(logdir, use_polyak=False, float_dtype="float32"):
     polyak = PolyakAverage(model.trainable_variables) if use_polyak else None
     if polyak is not None:
         objects["polyak"] = polyak
-    if run.restore(run.checkpoint_manager(**objects), partial=True) is None:
+    path, _, _ = run.find_checkpoint()
+    if path is None:
         raise RunDirError(f"{logdir} has no checkpoint in checkpoints/")
+    if use_polyak and not any(name.startswith("polyak/")
+                              for name, _ in tf.train.list_variables(path)):
+        how = ("it was imported from an OpenAI checkpoint without --use_polyak; import it "
+               "again with --use_polyak for the averages") if spec.imported_from else \
+            "it has no averaged weights"
+        raise RunDirError(f"{logdir} holds no Polyak averages ({how}); drop --use_polyak")
+    run.restore(run.checkpoint_manager(**objects), path, partial=True, verified=True)
     if polyak is not None:
         polyak.copy_to_model()
     if as_float_dtype(float_dtype) != model.float_dtype:

@@ -26,6 +26,7 @@ def build_tabular(config, prior_fn, context=None, float_dtype="float32"):
     """A FlowModel for glow_prior.config.TabularFlowConfig `config`."""
     rng = np.random.RandomState(config.seed)
     couplings = [_coupling(config, index, rng) for index in range(config.n_couplings)]
-    return FlowModel(FlowChain(couplings, name="tabular_flow"), prior_fn(config.num_dims),
-                     (config.num_dims,), context or FlowContext(), n_bits_x=None,
+    context = context or FlowContext()
+    return FlowModel(FlowChain(couplings, name="tabular_flow", context=context),
+                     prior_fn(config.num_dims), (config.num_dims,), context, n_bits_x=None,
                      float_dtype=float_dtype)

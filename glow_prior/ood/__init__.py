@@ -12,7 +12,11 @@
 Importing this package registers every score above; a score defined elsewhere joins them
 with `@glow_prior.ood.register`.
 """
-from glow_prior.ood import gradients, latent, likelihood, regret  # noqa: F401 (registers)
+# Importing the score modules registers their scores, in this order (the reports' order).
+from glow_prior.ood import likelihood  # noqa: F401  isort: skip
+from glow_prior.ood import regret  # noqa: F401  isort: skip
+from glow_prior.ood import latent  # noqa: F401  isort: skip
+from glow_prior.ood import gradients  # noqa: F401  isort: skip
 from glow_prior.ood.base import SCORES, Score, ScoreInputs, available, register, requested
 from glow_prior.ood.detector import Detector
 from glow_prior.ood.evaluate import OODResult, ScoreOptions, evaluate_logdir, evaluate_run

