@@ -14,10 +14,17 @@ its peak resident memory (ru_maxrss) is its own:
   the channels per level);
 * realnvp_train: `Trainer.train_step` on the RealNVP of
   configs/cpu/baseline_auroc/realnvp_fmnist.cfg (28x28x1, batch 64);
+* ours_loop / realnvp_loop: `Trainer.run`, the whole training loop of train_glow /
+  train_realnvp (input pipeline, per-step Python, summaries, checkpoint), over one epoch at
+  the same architecture and batch as ours_train / realnvp_train, its images/s as train.txt
+  states it; `*_loop_fraction_of_step` compares the two;
 * memory_by_depth: the training step's memory and images/s of Glows of depth K = 8, 16,
   32 (and the given levels, batch) at widths 128 and 512, with and without
   --gradient_checkpointing; `activation_mb` is what a step holds above the model,
   optimizer and Polyak state, counted by TensorFlow's allocator (see _measure_memory).
+
+`--mixed_precision` sets the compute dtype of ours_train, ours_loop and realnvp_* (the
+TFP and eval measurements stay float32).
 
 Images/s are the median over the timed steps (the machine's other load moves single
 steps). A memory breakdown of the training process (RSS after importing TensorFlow,
@@ -80,18 +87,22 @@ def _images(shape, n, seed=0):
     return np.random.default_rng(seed).integers(0, 256, (n, *shape), dtype=np.uint8)
 
 
-def _trainer(model, architecture, batch, xla, logdir, gradient_checkpointing=False):
-    """A Trainer on random images, initialised (data-dependent init), in `logdir`."""
+def _trainer(model, architecture, batch, xla, logdir, gradient_checkpointing=False,
+             steps=4, initialize=True, mixed_precision="none"):
+    """A Trainer on random images (an epoch of `steps` steps) in `logdir`, initialised
+    (data-dependent init) unless `initialize` is False (Trainer.run then does it)."""
     shape = architecture.image_shape
     config = TrainConfig(n_batch_train=batch, n_batch_init=batch, epochs=1, xla=xla,
                          n_sample=0, optimizer="adamax" if model == "glow" else "adam",
-                         gradient_checkpointing=gradient_checkpointing)
+                         gradient_checkpointing=gradient_checkpointing,
+                         mixed_precision=mixed_precision)
     spec = RunSpec(model=model, architecture=architecture, prior=PriorConfig(),
                    data=DataConfig(), training=config)
-    trainer = Trainer(spec, RunDir(logdir), TrainData(_images(shape, 4 * batch)),
+    trainer = Trainer(spec, RunDir(logdir), TrainData(_images(shape, steps * batch)),
                       RunConfig(logdir=logdir), MaximumLikelihood(),
                       tf.distribute.get_strategy(), show_progress=False)
-    trainer.model.initialize(trainer.stream.init_batch(batch))
+    if initialize:
+        trainer.model.initialize(trainer.stream.init_batch(batch))
     return trainer
 
 
@@ -124,7 +135,8 @@ def _glow_config(config):
 def _measure_train(model, architecture, batch_size, config, xla):
     memory = {"after_import": rss_mb()}
     with tempfile.TemporaryDirectory() as logdir:
-        trainer = _trainer(model, architecture, batch_size, xla, logdir)
+        trainer = _trainer(model, architecture, batch_size, xla, logdir,
+                           mixed_precision=config.get("mixed_precision", "none"))
         memory["after_build"] = rss_mb()
         batch = next(iter(trainer.stream.dataset(1)))
         trainer._build_step()  # pylint: disable=protected-access
@@ -140,6 +152,20 @@ def _measure_train(model, architecture, batch_size, config, xla):
         if not xla:
             result["flops_per_step"] = _training_flops(trainer, batch)
         return result
+
+
+def _measure_loop(model, architecture, batch_size, config, xla):
+    """images/s of Trainer.run, the whole loop the training binaries run (input pipeline,
+    per-step Python, TensorBoard summaries, progress, checkpoint), over one epoch of
+    steps + 1 steps on random images, as its own record (train.txt) states it: the first
+    step, which traces, excluded."""
+    with tempfile.TemporaryDirectory() as logdir:
+        trainer = _trainer(model, architecture, batch_size, xla, logdir,
+                           steps=config["steps"] + 1, initialize=False,
+                           mixed_precision=config.get("mixed_precision", "none"))
+        record = trainer.run()
+        trainer.close()
+    return {"images_per_s": record["images_per_s"], "steps": config["steps"]}
 
 
 def _measure_memory(config):
@@ -239,9 +265,14 @@ def measure(name, config, xla):
         result = _measure_train("glow", _glow_config(config), config["batch"], config, xla)
     elif name == "ours_eval":
         result = _measure_eval(config, xla)
+    elif name == "ours_loop":
+        result = _measure_loop("glow", _glow_config(config), config["batch"], config, xla)
     elif name == "realnvp_train":
         architecture, batch = _realnvp_config(config["configs_dir"])
         result = _measure_train("realnvp", architecture, batch, config, xla)
+    elif name == "realnvp_loop":
+        architecture, batch = _realnvp_config(config["configs_dir"])
+        result = _measure_loop("realnvp", architecture, batch, config, xla)
     else:
         result = _measure_tfp(config, name.rsplit("_", 1)[1], xla)
     result["peak_rss_mb"] = peak_rss_mb()
@@ -339,6 +370,12 @@ def summarize(report):
     report["realnvp_train_flops_fraction_of_matmul_peak"] = (
         realnvp["flops_per_step"] / realnvp["seconds_per_step"] / report["matmul_flops_per_s"]
         if realnvp.get("flops_per_step") else None)
+    for suffix in ("", "_xla"):
+        for model, step in (("ours", "ours_train"), ("realnvp", "realnvp_train")):
+            loop = measurements.get(f"{model}_loop{suffix}", {}).get("images_per_s")
+            timed = measurements.get(step + suffix, {}).get("images_per_s")
+            report[f"{model}_loop_fraction_of_step{suffix}"] = (loop / timed if loop and timed
+                                                                else None)
     report["ours_train_peak_rss_mb"] = train.get("peak_rss_mb")
     report["ours_eval_peak_rss_mb"] = measurements.get("ours_eval", {}).get("peak_rss_mb")
     report["ours_train_memory_breakdown_mb"] = train.get("memory_mb")

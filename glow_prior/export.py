@@ -7,7 +7,8 @@ where the model fixes them):
   vectors [N, D] for tabular models) -> {log_likelihood [N] nats, bits_per_dim [N]};
   image flows see x on its bin's lower edge (no dequantisation noise; `score
   --dequantization=none`), VAEs use their importance-sampled estimate with a fixed seed.
-  TF Serving and `saved_model_cli run` without --signature_def use serving_default.
+  TF Serving uses serving_default when a request names no signature;
+  `saved_model_cli run --signature_def serving_default` runs it from the command line.
 * log_prob_float(images): float32 pixel values in [0, 256); image flows read them as
   already dequantised, x_in = images / 256 - 0.5 (e.g. x + 256 u for your own noise u;
   with n_bits_x < 8, pass the reduced image in 8-bit units, floor(x / 2^(8-n)) 2^(8-n),

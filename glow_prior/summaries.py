@@ -3,7 +3,8 @@
 A run's `tensorboard/` folder holds:
 
 * train/loss, train/bits_per_dim, train/learning_rate, train/grad_norm, train/images_per_s:
-  every `--summary_steps` optimizer steps (x axis: the global step);
+  every `--summary_steps` optimizer steps, the first step and each epoch's last (x axis:
+  the global step);
 * test/bits_per_dim, test/log_likelihood: at every test evaluation (x axis: the step);
 * the HParams plugin's record of every setting of the run (hparams.json's, flattened) and
   its metrics train/bits_per_dim and test/bits_per_dim, so runs compare in HParams' table;
@@ -50,8 +51,10 @@ class Summaries:
             with self.writer.as_default():
                 hparams_api.hparams(run_hparams(spec), trial_id=run_name)
 
-    def due(self, step):
-        return step % self.every == 0
+    def due(self, step, last_of_epoch=False):
+        """Whether step `step` (1-based) is summarised: every `every` steps, and the first
+        step and each epoch's last, so even a run of a few steps draws a curve."""
+        return step == 1 or last_of_epoch or step % self.every == 0
 
     def train(self, step, values):
         """Per-step training scalars (keys of TRAIN_SCALARS present in `values`)."""

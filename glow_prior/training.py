@@ -394,7 +394,7 @@ class Trainer:
                 totals[key] = totals.get(key, 0.0) + value
             count += 1
             rate = timer.tick()
-            if summaries.due(step + 1):
+            if summaries.due(step + 1, last_of_epoch=count == its):
                 summaries.train(step + 1, {**values, "images_per_s": rate,
                                            "learning_rate": self._learning_rate()})
             bar.set_postfix(bits=f"{values['bits_x']:.3f}", img_s=f"{rate:.0f}")

@@ -112,3 +112,26 @@ def test_a_second_training_process_on_a_locked_logdir_fails_at_once(prepared_dat
     finally:
         first.kill()
         first.wait()
+
+
+@pytest.mark.slow
+def test_benchmark_writes_steps_loops_and_memory_by_depth(tmp_path):
+    """bin/benchmark on a tiny Glow: the training step, the whole training loop and the
+    memory-by-depth records land in its JSON with the fields the README's tables read."""
+    output = tmp_path / "bench.json"
+    result = run_binary("benchmark", f"--output={output}", "--measurements=ours_train,ours_loop",
+                        "--xla=off", "--image_size=8", "--channels=1", "--n_levels=2",
+                        "--depth=1", "--width=8", "--batch=4", "--steps=3", "--warmup=1",
+                        "--memory_depths=1,3", "--memory_widths=8", "--memory_steps=1")
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(output.read_text())
+    assert report["ours_train_images_per_s"] > 0 and report["ours_loop_images_per_s"] > 0
+    assert 0 < report["ours_loop_fraction_of_step"]
+    records = report["memory_by_depth"]
+    assert [(r["depth"], r["gradient_checkpointing"]) for r in records] == [
+        (1, False), (1, True), (3, False), (3, True)]
+    for record in records:
+        assert record["width"] == 8 and record["activation_mb"] > 0
+        assert record["peak_rss_mb"] > record["step_memory_mb"] > 0
+        assert record["images_per_s"] > 0
+    assert "activation MB" in result.stdout

@@ -3,6 +3,7 @@ bad command lines fail while parsing (before TensorFlow), hparams.json round-tri
 import dataclasses
 import glob
 import os
+import re
 import subprocess
 import sys
 import time
@@ -132,6 +133,22 @@ def test_helpfull_lists_openai_names_and_defaults(capsys):
         flag = f"--[no]{name}" if isinstance(default, bool) else f"--{name}"
         assert f"{flag}:" in usage, name
         assert f"(default: '{shown}')" in usage.split(f"{flag}:")[1].split("  --")[0], name
+
+
+def test_helpfull_groups_flags_by_config(capsys):
+    train_glow.main(["train_glow", "--helpfull"])
+    usage = capsys.readouterr().out
+    groups = re.findall(r"^(\w+) \((\w+)\):$", usage, flags=re.MULTILINE)
+    assert dict(groups) == {"architecture": "GlowConfig", "data": "DataConfig",
+                            "negative": "NegativeTrainingConfig", "prior": "PriorConfig",
+                            "run": "RunConfig", "training": "TrainConfig"}
+
+    def group_of(flag):
+        before = usage[:usage.index(f"  --{flag}:")]
+        return re.findall(r"^(\w+) \(\w+\):$", before, flags=re.MULTILINE)[-1]
+
+    assert group_of("depth") == "architecture" and group_of("n_batch_train") == "training"
+    assert group_of("prior") == "prior" and group_of("logdir") == "run"
 
 
 @pytest.mark.parametrize("argv,message", [

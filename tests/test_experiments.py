@@ -2,6 +2,10 @@
 import json
 import os
 import shlex
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 import tensorflow as tf
@@ -13,7 +17,7 @@ from glow_prior.apps import train_glow, training_run
 from glow_prior.models.registry import load_model
 from glow_prior.rundir import RunDir
 from glow_prior.training import train_model
-from tests.conftest import run_binary
+from tests.conftest import REPO, run_binary
 
 RESULT_KEYS = {"in_mean_log_likelihood", "ood_mean_log_likelihood", "auroc", "ood_mean_nll"}
 
@@ -119,3 +123,43 @@ def test_seed_summary_by_hand():
     assert entry["in_mean_log_likelihood"]["std"] == pytest.approx(2.0)  # ddof 1
     assert entry["auroc"]["std"] == pytest.approx(0.1)
     assert "| uni | -102.00 +- 2.00 |" in experiments.seed_markdown(report)
+
+
+def _processes_mentioning(text):
+    """Command lines of the running processes that contain `text` (from /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                command = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if entry.isdigit() and text in command:
+            found.append(command)
+    return found
+
+
+@pytest.mark.slow
+def test_stopping_reproduce_stops_its_commands_and_frees_their_runs(tmp_path):
+    """Issue 22.11: SIGTERM to reproduce is passed on to the trainings it runs; it waits for
+    them and exits 143, leaving no command running and every run directory unlocked, so an
+    immediate rerun does not race them."""
+    output = tmp_path / "synthetic"
+    process = subprocess.Popen([sys.executable, str(REPO / "bin" / "reproduce"),
+                                "--experiment=synthetic_2d", f"--output_dir={output}"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               cwd=REPO)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (output / "uni" / "train.txt").exists():
+        time.sleep(0.2)
+    assert (output / "uni" / "train.txt").exists(), process.communicate(timeout=60)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 143, err[-2000:]
+    assert err.strip().splitlines()[-1].startswith("stopped: reproduce terminated (SIGTERM)")
+    assert _processes_mentioning(str(output)) == []
+    for run in ("uni", "multi"):
+        if (output / run).exists():
+            directory = RunDir(str(output / run))
+            directory.lock()  # would fail, naming the holder, if a training still ran
+            directory.close()

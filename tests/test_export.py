@@ -1,5 +1,6 @@
 """SavedModel export: a fresh process importing only tensorflow reproduces the model."""
 import json
+import os
 import subprocess
 import sys
 
@@ -160,6 +161,18 @@ def test_savedmodel_round_trip_in_a_fresh_process(tmp_path):
     assert "log_prob_float" not in report["tabular"]["signatures"]
     assert report["tabular"]["sample_shape"] == [3, 3]
     assert report["vae"]["log_prob"] < 1e-2 and report["vae"]["sample_shape"] == [3, 28, 28, 1]
+    # TensorFlow's own command line runs serving_default in a fresh process.
+    np.save(tmp_path / "images.npy", images)
+    result = subprocess.run([os.path.join(os.path.dirname(sys.executable), "saved_model_cli"),
+                             "run", "--dir", str(tmp_path / "glow"), "--tag_set", "serve",
+                             "--signature_def", "serving_default",
+                             "--inputs", f"images={tmp_path / 'images.npy'}",
+                             "--outdir", str(tmp_path / "cli")],
+                            capture_output=True, text=True, timeout=600, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    served = np.load(tmp_path / "cli" / "log_likelihood.npy")
+    np.testing.assert_allclose(served, expected["glow"]["log_likelihood"], atol=1e-3, rtol=0)
+    assert np.load(tmp_path / "cli" / "bits_per_dim.npy").shape == (5,)
 
 
 ROUND_TRIP = r"""

@@ -12,6 +12,7 @@ import pytest
 import tensorflow as tf
 
 from glow_prior import visualize
+from glow_prior.batches import Batch
 from glow_prior.config import GlowConfig, PriorConfig, RealNVPConfig
 from glow_prior.models.glow import build_glow
 from glow_prior.models.realnvp import build_realnvp
@@ -30,7 +31,16 @@ def _glow():
                                  flow_coupling=1), functools.partial(build_prior, PriorConfig()))
 
 
-@pytest.mark.parametrize("build", [_realnvp, _glow])
+def _kamoi_glow():
+    """The main experiment's variant: no multi-scale split, three-axis 1x1 convolutions
+    (visualize failed on it with an IndexError, issue 22.12)."""
+    return build_glow(GlowConfig(image_shape=(8, 8, 1), n_levels=2, depth=1, width=4,
+                                 flow_coupling=1, multiscale=False, three_axis_1x1=True,
+                                 scale_offset=0.1),
+                      functools.partial(build_prior, PriorConfig()))
+
+
+@pytest.mark.parametrize("build", [_realnvp, _glow, _kamoi_glow])
 def test_layout_map_is_a_permutation_of_the_latent(build):
     model = build()
     index_image = visualize.latent_index_image(model)
@@ -53,6 +63,16 @@ def test_coupling_maps_cover_every_coupling_in_image_layout():
     for _, output, s, t in records:
         assert output.shape == s.shape == t.shape == (2, 8, 8, 1)
         assert not np.any(s) and not np.any(t)  # identity couplings at initialisation
+
+
+def test_every_view_of_a_glow_without_multiscale_split():
+    model = _kamoi_glow()
+    model.initialize(Batch(tf.constant(X)))
+    assert visualize.latent_images(model, X, noise_draws=1).shape == X.shape
+    records = visualize.coupling_maps(model, X)
+    assert len(records) == 2  # one coupling per level
+    for _, output, s, t in records:
+        assert output.shape == s.shape == t.shape == X.shape
 
 
 def test_receptive_field_of_a_fresh_flow_is_one_pixel():

@@ -25,7 +25,8 @@ def run(args):
     from glow_prior import benchmark, files  # TensorFlow loads here
     options = args.benchmark
     config = {k: getattr(options, k) for k in ("image_size", "channels", "n_levels", "depth",
-                                                "width", "batch", "steps", "warmup")}
+                                                "width", "batch", "steps", "warmup",
+                                                "mixed_precision")}
     config["configs_dir"] = CONFIGS_DIR
     modes = {"both": (False, True), "off": (False,), "on": (True,)}[options.xla]
     memory = {"depths": options.memory_depths, "widths": options.memory_widths,
@@ -47,6 +48,10 @@ def run(args):
                   f"{_fmt(theirs.get('peak_rss_mb'), '{:.0f}')} |")
     print(f"RealNVP (28x28x1) training: {_fmt(report.get('realnvp_train_images_per_s'))} "
           "img/s")
+    for model, label in (("ours", "Glow"), ("realnvp", "RealNVP")):
+        print(f"{label} training loop (Trainer.run): "
+              f"{_fmt(report.get(f'{model}_loop_images_per_s'))} img/s, "
+              f"{_fmt(report.get(f'{model}_loop_fraction_of_step'), '{:.0%}')} of its step")
     print(f"matmul reference: {report['matmul_flops_per_s'] / 1e9:.1f} GFLOP/s; training step "
           f"at {_fmt(report['train_flops_fraction_of_matmul_peak'], '{:.1%}')} of it")
     if report.get("memory_by_depth"):

@@ -3,8 +3,8 @@ import dataclasses
 
 from glow_prior.config.fields import Config, option
 
-MEASUREMENTS = ("ours_train", "ours_eval", "tfp_glow_train", "tfp_glow_eval",
-                "realnvp_train")
+MEASUREMENTS = ("ours_train", "ours_eval", "ours_loop", "tfp_glow_train", "tfp_glow_eval",
+                "realnvp_train", "realnvp_loop")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,6 +22,9 @@ class BenchmarkOptions(Config):
     xla: str = option("both", "Measure without and/or with XLA.",
                       choices=("both", "off", "on"))
     measurements: tuple = option(MEASUREMENTS, "What to measure.", choices=MEASUREMENTS)
+    mixed_precision: str = option("none", "Compute dtype of the convolutions in ours_train, "
+                                  "ours_loop and realnvp_* (train_glow's --mixed_precision).",
+                                  choices=("none", "bfloat16", "float16"))
     memory_depths: tuple = option((8, 16, 32), "Depths K of the memory-by-depth "
                                   "measurements (empty: none).", item=int)
     memory_widths: tuple = option((128, 512), "Widths of the memory-by-depth measurements.",

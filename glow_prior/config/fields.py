@@ -105,8 +105,9 @@ class Config:
 
     # ------------------------------------------------------------------- flags
     @classmethod
-    def define_flags(cls, flag_values):
-        """Defines this config's flags in `flag_values` (shared flags once)."""
+    def define_flags(cls, flag_values, group=None):
+        """Defines this config's flags in `flag_values` (shared flags once), listed by
+        --helpfull under `group` (default: the class name)."""
         for field, name in cls.flag_fields():
             default = cls.flag_default(field)
             if name in flag_values:
@@ -115,7 +116,7 @@ class Config:
                     raise TypeError(f"flag --{name}: {cls.__name__} declares default "
                                     f"{default!r}, another config {existing!r}")
                 continue
-            _define(field, name, default, flag_values)
+            _define(field, name, default, flag_values, group or cls.__name__)
             if _spec(field).get("required"):
                 flags.mark_flag_as_required(name, flag_values=flag_values)
             flags.register_validator(name, _field_validator(cls, field),
@@ -174,20 +175,20 @@ def _checks(cls):
                                                               "checked_flags")]
 
 
-def _define(field, name, default, flag_values):
+def _define(field, name, default, flag_values, group):
     spec = _spec(field)
     help_text = spec["help"]
+    grouped = {"flag_values": flag_values, "module_name": group}
     kinds = {bool: flags.DEFINE_bool, int: flags.DEFINE_integer, float: flags.DEFINE_float}
     if spec.get("parse") or field.type is str:
         if spec.get("choices") and not spec.get("parse"):
-            flags.DEFINE_enum(name, default, list(spec["choices"]), help_text,
-                              flag_values=flag_values)
+            flags.DEFINE_enum(name, default, list(spec["choices"]), help_text, **grouped)
         else:
-            flags.DEFINE_string(name, default, help_text, flag_values=flag_values)
+            flags.DEFINE_string(name, default, help_text, **grouped)
     elif field.type is tuple:
-        flags.DEFINE_list(name, default, help_text, flag_values=flag_values)
+        flags.DEFINE_list(name, default, help_text, **grouped)
     elif field.type in kinds:
-        kinds[field.type](name, default, help_text, flag_values=flag_values)
+        kinds[field.type](name, default, help_text, **grouped)
     else:
         raise TypeError(f"no flag type for {field.name}: {field.type}")
 
@@ -254,10 +255,10 @@ def _unchecked(cls, values):
 
 def define_all(sections):
     """A fresh FlagValues with the flags of every config class in `sections` (a dict
-    name -> class)."""
+    name -> class), grouped in --helpfull by section ("training (TrainConfig)")."""
     flag_values = flags.FlagValues()
-    for config_class in sections.values():
-        config_class.define_flags(flag_values)
+    for section, config_class in sections.items():
+        config_class.define_flags(flag_values, f"{section} ({config_class.__name__})")
     return flag_values
 
 

@@ -103,7 +103,8 @@ class RunConfig(Config):
                                   "often (seconds).", lower=0.0)
     summary_steps: int = option(20, "Write the per-step TensorBoard scalars (train/loss, "
                                 "bits_per_dim, learning_rate, grad_norm, images_per_s) "
-                                "every this many steps.", lower=1)
+                                "every this many steps (and at the first step and "
+                                "each epoch's last).", lower=1)
     threads: int = threads_option()
 
     @check("logdir")

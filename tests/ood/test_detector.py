@@ -77,6 +77,16 @@ def test_refusals(model):
         export.export(model, SPEC, "unused", detector=detector)
 
 
+def test_dose_on_a_handful_of_training_examples(model):
+    """Issue 22.12: with --n_eval=2..4 DoSE's bandwidth search uses as many folds as
+    examples (it failed inside scikit-learn's 5-fold split); one example is refused."""
+    for n in (2, 3, 4):
+        detector = ood.Detector.fit(model, _vectors(n, 1), _vectors(10, 2), score="dose_kde")
+        assert np.all(np.isfinite(detector.calibration_scores))
+    with pytest.raises(InputError, match="DoSE needs at least 2 training examples"):
+        ood.Detector.fit(model, _vectors(1, 1), _vectors(10, 2), score="dose_kde")
+
+
 def test_the_savedmodel_detect_signature_decides_as_predict(model, tmp_path):
     detector = ood.Detector.fit(model, _vectors(100, 1), _vectors(100, 2), score="typicality")
     export.export(model, SPEC, str(tmp_path / "export"), detector=detector)
