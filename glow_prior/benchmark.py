@@ -157,15 +157,16 @@ def _measure_train(model, architecture, batch_size, config, xla):
 def _measure_loop(model, architecture, batch_size, config, xla):
     """images/s of Trainer.run, the whole loop the training binaries run (input pipeline,
     per-step Python, TensorBoard summaries, progress, checkpoint), over one epoch of
-    steps + 1 steps on random images, as its own record (train.txt) states it: the first
-    step, which traces, excluded."""
+    3 x steps + 1 steps on random images, as its own record (train.txt) states it: the
+    mean rate after the first step, which traces (the step measurements report medians,
+    so the loop's epoch is longer for one-off costs to weigh as in real epochs)."""
     with tempfile.TemporaryDirectory() as logdir:
         trainer = _trainer(model, architecture, batch_size, xla, logdir,
-                           steps=config["steps"] + 1, initialize=False,
+                           steps=3 * config["steps"] + 1, initialize=False,
                            mixed_precision=config.get("mixed_precision", "none"))
         record = trainer.run()
         trainer.close()
-    return {"images_per_s": record["images_per_s"], "steps": config["steps"]}
+    return {"images_per_s": record["images_per_s"], "steps": 3 * config["steps"] + 1}
 
 
 def _measure_memory(config):
@@ -296,20 +297,24 @@ def _subprocess(name, config, xla, environment=None):
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def _cpuinfo(info, key):
+    """The first value of `key` in /proc/cpuinfo's text (e.g. "model name"), or ""."""
+    return next((line.split(":", 1)[1].strip() for line in info.splitlines()
+                 if line.split(":", 1)[0].strip() == key), "")
+
+
 def machine():
-    flags_line = ""
+    """The CPU (model name, family/model numbers: the model name alone does not tell AMD
+    EPYC generations apart), its SIMD extensions and the software versions."""
+    info = ""
     if os.path.exists("/proc/cpuinfo"):
         with open("/proc/cpuinfo") as f:
             info = f.read()
-        model = next((line.split(":", 1)[1].strip() for line in info.splitlines()
-                      if line.startswith("model name")), "")
-        flags_line = next((line.split(":", 1)[1].strip() for line in info.splitlines()
-                           if line.startswith("flags")), "")
-    else:
-        model = platform.processor()
+    model = _cpuinfo(info, "model name") or platform.processor()
     simd = [f for f in ("avx", "avx2", "fma", "avx512f", "avx512_bf16", "amx_tile")
-            if f in flags_line.split()]
+            if f in _cpuinfo(info, "flags").split()]
     return {"cpu": model or platform.machine(), "cpu_count": os.cpu_count(),
+            "cpu_family_model": f"{_cpuinfo(info, 'cpu family')}/{_cpuinfo(info, 'model')}",
             "simd": simd, "python": platform.python_version(), "tensorflow": tf.__version__,
             "tensorflow_probability": tfp.__version__,
             "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", ""),

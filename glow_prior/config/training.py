@@ -54,8 +54,10 @@ class TrainConfig(Config):
     gradient_checkpointing: bool = option(
         False, "OpenAI's memory-saving gradients, done by inversion: the backward pass "
         "rebuilds each flow step's input from its output instead of keeping the "
-        "activations, so training memory no longer grows with --depth (the step is ~1.3-"
-        "1.5x slower; see the README's memory-by-depth table).")
+        "activations, so activation memory no longer grows with --depth (3-5x less at "
+        "depth 8-32; the step is 1.3-1.6x slower on CPU; README: memory by depth). Off by "
+        "default (the CPU configs are not memory-bound); the paper flagfiles turn it on, "
+        "as openai/glow's default does.")
 
     @check("dal", "perturbation_rate")
     def _one_augmentation(self):
