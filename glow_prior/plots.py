@@ -130,56 +130,58 @@ def value_histograms(left, right, path, xlabels, bins=50, clip_quantile=99.0):
     return _save(figure, path)
 
 
-def labelled_rows(rows, path, standardize=True, title=""):
-    """A grid with one labelled row per entry of `rows` ({label: [N, H, W, C] arrays}).
-    Each panel is standardised on its own for display (as Kirichenko et al. do) and shown
-    in grey (first channel) or RGB."""
-    n_rows = len(rows)
-    n_cols = max(len(images) for images in rows.values())
-    figure, axes = plt.subplots(n_rows, n_cols, figsize=(1.6 * n_cols, 1.6 * n_rows),
-                                squeeze=False)
-    for row, (label, images) in enumerate(rows.items()):
+def _image_rows(rows, path, panel_size, title, draw):
+    """One labelled row of panels per entry of `rows` ({label: items}); `draw(ax, item)`
+    fills a panel; rows shorter than the longest leave their last panels empty."""
+    n_cols = max(len(items) for items in rows.values())
+    figure, axes = plt.subplots(len(rows), n_cols, squeeze=False,
+                                figsize=(panel_size[0] * n_cols, panel_size[1] * len(rows)))
+    for row, (label, items) in enumerate(rows.items()):
         for col in range(n_cols):
             ax = axes[row, col]
             ax.set_xticks([])
             ax.set_yticks([])
-            if col >= len(images):
+            if col >= len(items):
                 ax.axis("off")
                 continue
-            image = np.asarray(images[col], np.float64)
-            if standardize:
-                image = (image - image.mean()) / (image.std() + 1e-8)
-                image = np.clip((image + 3) / 6, 0, 1)
-            elif image.max() > 1:
-                image = image / 255.0
-            shown = image[..., 0] if image.ndim == 3 and image.shape[-1] != 3 else image
-            ax.imshow(shown, cmap="gray" if shown.ndim == 2 else None, vmin=0, vmax=1)
+            draw(ax, items[col])
         axes[row, 0].set_ylabel(label, fontsize=7, rotation=0, ha="right", va="center")
     figure.suptitle(title, fontsize=9)
     return _save(figure, path)
+
+
+def _show(ax, image, vmax):
+    """Grey (one channel) or RGB."""
+    shown = image[..., 0] if image.ndim == 3 and image.shape[-1] != 3 else image
+    ax.imshow(shown, cmap="gray" if shown.ndim == 2 else None, vmin=0, vmax=vmax)
+
+
+def labelled_rows(rows, path, standardize=True, title=""):
+    """A grid with one labelled row per entry of `rows` ({label: [N, H, W, C] arrays}).
+    Each panel is standardised on its own for display (as Kirichenko et al. do) and shown
+    in grey (first channel) or RGB."""
+    def draw(ax, image):
+        image = np.asarray(image, np.float64)
+        if standardize:
+            image = np.clip(((image - image.mean()) / (image.std() + 1e-8) + 3) / 6, 0, 1)
+        elif image.max() > 1:
+            image = image / 255.0
+        _show(ax, image, 1)
+
+    return _image_rows(rows, path, (1.6, 1.6), title, draw)
 
 
 def images_with_values(rows, path, title=""):
     """One labelled row of uint8 images per entry of `rows` ({label: (images, values)}),
     each image captioned with its value (e.g. its log-likelihood)."""
-    n_cols = max(len(images) for images, _ in rows.values())
-    figure, axes = plt.subplots(len(rows), n_cols, figsize=(1.1 * n_cols, 1.35 * len(rows)),
-                                squeeze=False)
-    for row, (label, (images, values)) in enumerate(rows.items()):
-        for col in range(n_cols):
-            ax = axes[row, col]
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if col >= len(images):
-                ax.axis("off")
-                continue
-            image = np.asarray(images[col])
-            shown = image[..., 0] if image.shape[-1] == 1 else image
-            ax.imshow(shown, cmap="gray" if shown.ndim == 2 else None, vmin=0, vmax=255)
-            ax.set_title(f"{values[col]:.4g}", fontsize=6)
-        axes[row, 0].set_ylabel(label, fontsize=7, rotation=0, ha="right", va="center")
-    figure.suptitle(title, fontsize=9)
-    return _save(figure, path)
+    def draw(ax, item):
+        image, value = item
+        _show(ax, np.asarray(image), 255)
+        ax.set_title(f"{value:.4g}", fontsize=6)
+
+    return _image_rows({label: list(zip(images, values))
+                        for label, (images, values) in rows.items()},
+                       path, (1.1, 1.35), title, draw)
 
 
 def _panel_grid(count, max_columns, panel_size):
