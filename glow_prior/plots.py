@@ -103,11 +103,23 @@ def line_plot(series, path, xlabel, ylabel, title=""):
     return _save(figure, path)
 
 
+def curve_scale(curves):
+    """"log" when the curves' values are all positive and span more than a factor of 10,
+    else "linear"."""
+    values = np.concatenate([np.asarray(y, float).ravel() for y in curves])
+    spread = values.size and values.min() > 0 and values.max() > 10 * values.min()
+    return "log" if spread else "linear"
+
+
 def curves(series, path, xlabel, ylabel, title=""):
-    """Curves (lines with markers where they are short): `series` = {label: (x, y)}."""
+    """Curves (lines with markers where they are short): `series` = {label: (x, y)}. The
+    y axis is logarithmic when the values are positive and span more than a factor of 10
+    (a flow's first steps cost tens of times its final bits/dim, which would flatten the
+    rest of a linear curve)."""
     figure, axes = plt.subplots(figsize=(6, 3.5))
     for label, (x, y) in series.items():
         axes.plot(x, y, marker="o" if len(x) < 30 else None, markersize=3, label=label)
+    axes.set_yscale(curve_scale([y for _, y in series.values()]))
     axes.set_xlabel(xlabel)
     axes.set_ylabel(ylabel)
     axes.set_title(title)

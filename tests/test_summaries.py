@@ -2,9 +2,11 @@
 import json
 import os
 
+import numpy as np
 from tensorboard.backend.event_processing import event_accumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
+from glow_prior.plots import curve_scale
 from glow_prior.summaries import SUMMARY_DIR, read_scalars
 
 
@@ -36,3 +38,10 @@ def test_a_one_epoch_run_has_per_step_train_and_test_scalars_and_its_hparams(tra
     assert start.hparams["width"].number_value == 8
     assert start.hparams["dataset"].string_value == "fashion_mnist"
     assert os.path.exists(os.path.join(run, "training_curve.png"))
+
+
+def test_training_curves_spanning_a_factor_of_ten_get_a_log_axis():
+    # A flow's first steps cost tens of times its final bits/dim (160 -> 5.6 here).
+    assert curve_scale([np.array([160.0, 20.0, 8.0]), np.array([5.6])]) == "log"
+    assert curve_scale([np.array([4.2, 3.9]), np.array([3.5])]) == "linear"
+    assert curve_scale([np.array([-2.0, 30.0])]) == "linear"  # not all positive
