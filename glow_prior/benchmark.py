@@ -160,13 +160,14 @@ def _measure_loop(model, architecture, batch_size, config, xla):
     3 x steps + 1 steps on random images, as its own record (train.txt) states it: the
     mean rate after the first step, which traces (the step measurements report medians,
     so the loop's epoch is longer for one-off costs to weigh as in real epochs)."""
+    steps = 3 * config["steps"] + 1
     with tempfile.TemporaryDirectory() as logdir:
-        trainer = _trainer(model, architecture, batch_size, xla, logdir,
-                           steps=3 * config["steps"] + 1, initialize=False,
+        trainer = _trainer(model, architecture, batch_size, xla, logdir, steps=steps,
+                           initialize=False,
                            mixed_precision=config.get("mixed_precision", "none"))
         record = trainer.run()
         trainer.close()
-    return {"images_per_s": record["images_per_s"], "steps": 3 * config["steps"] + 1}
+    return {"images_per_s": record["images_per_s"], "steps": steps}
 
 
 def _measure_memory(config):
@@ -182,11 +183,8 @@ def _measure_memory(config):
     graph construction (tracing a deep flow's backward graph costs hundreds of MB of
     Python and graph objects, more with the inversion's graph) and memory the allocator
     keeps, so they do not isolate the step."""
-    architecture = GlowConfig(n_levels=config["n_levels"], depth=config["depth"],
-                              width=config["width"], flow_coupling=1).for_data(
-        (config["image_size"], config["image_size"], config["channels"]), 10)
     with tempfile.TemporaryDirectory() as logdir:
-        trainer = _trainer("glow", architecture, config["batch"], False, logdir,
+        trainer = _trainer("glow", _glow_config(config), config["batch"], False, logdir,
                            config["gradient_checkpointing"])
         built = rss_mb()
         batch = next(iter(trainer.stream.dataset(1)))
@@ -196,12 +194,13 @@ def _measure_memory(config):
         tf.config.experimental.reset_memory_stats("CPU:0")
         seconds = _timed(step, config["steps"], warmup=0)
         peak = tf.config.experimental.get_memory_info("CPU:0")["peak"]
-    megabyte = 2.0 ** 20
+    megabyte, peak_rss = 2.0 ** 20, peak_rss_mb()
     return {"width": config["width"], "depth": config["depth"],
             "gradient_checkpointing": config["gradient_checkpointing"],
             "state_mb": state / megabyte, "tensor_peak_mb": peak / megabyte,
-            "activation_mb": (peak - state) / megabyte, "peak_rss_mb": peak_rss_mb(),
-            "step_memory_mb": peak_rss_mb() - built, "images_per_s": config["batch"] / seconds, "timed_steps": config["steps"]}
+            "activation_mb": (peak - state) / megabyte, "peak_rss_mb": peak_rss,
+            "step_memory_mb": peak_rss - built, "images_per_s": config["batch"] / seconds,
+            "timed_steps": config["steps"]}
 
 
 def _measure_eval(config, xla):

@@ -46,7 +46,6 @@ class Summaries:
         self.every = max(1, int(every))
         self.writer = tf.summary.create_file_writer(directory) if active \
             else tf.summary.create_noop_writer()
-        self.active = active
         if active:
             with self.writer.as_default():
                 hparams_api.hparams(run_hparams(spec), trial_id=run_name)

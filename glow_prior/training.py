@@ -347,9 +347,9 @@ class Trainer:
             logged = self.run_dir.read_log("train.txt")
             return logged[-1] if logged else {}
         self._initialize()
-        summaries = Summaries(self.run_dir.file(SUMMARY_DIR), self.spec,
-                              os.path.basename(os.path.normpath(self.run_dir.path)),
-                              self.chief, self.run_config.summary_steps)
+        name = os.path.basename(os.path.normpath(self.run_dir.path))
+        summaries = Summaries(self.run_dir.file(SUMMARY_DIR), self.spec, name, self.chief,
+                              self.run_config.summary_steps)
         record = {}
         with StopRequests() as stop:
             for epoch in range(self.global_step() // self.stream.its_per_epoch + 1,
@@ -360,10 +360,9 @@ class Trainer:
             record = self._final_evaluation(record, summaries)
         summaries.flush()
         if self.chief:
-            summaries_path = training_curve(self.run_dir.path,
-                                            os.path.basename(os.path.normpath(self.run_dir.path)))
-            if summaries_path:
-                self._say(f"Training curve: {summaries_path}")
+            curve_path = training_curve(self.run_dir.path, name)
+            if curve_path:
+                self._say(f"Training curve: {curve_path}")
         return record
 
     def _train_epoch(self, epoch, summaries, stop):

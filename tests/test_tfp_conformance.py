@@ -268,21 +268,22 @@ def test_unconditional_bijectors_refuse_labels_and_conditional_ones_need_them():
 
 
 # ----------------------------------------------------------------------------- models
-def _spec(model, architecture, data=None, prior=PriorConfig()):
+def run_spec(model, architecture, data=None, prior=PriorConfig()):
+    """The RunSpec of `model` with default data (tabular or image), training and prior."""
     return RunSpec(model=model, architecture=architecture, prior=prior,
                    data=data or (TabularDataConfig() if model == "tabular" else DataConfig()),
                    training=TrainConfig())
 
 
 MODELS = {
-    "glow": _spec("glow", _glow_config(image_shape=(8, 8, 1), n_levels=2)),
-    "glow_ycond_mixture": _spec("glow", _glow_config(image_shape=(8, 8, 1), ycond=True,
+    "glow": run_spec("glow", _glow_config(image_shape=(8, 8, 1), n_levels=2)),
+    "glow_ycond_mixture": run_spec("glow", _glow_config(image_shape=(8, 8, 1), ycond=True,
                                                      n_y=3, multiscale=False),
                                 prior=PriorConfig(kind="gaussian_mixture", distance=6.0)),
-    "realnvp": _spec("realnvp", RealNVPConfig(image_shape=(8, 8, 1), n_scales=2, st_blocks=1,
+    "realnvp": run_spec("realnvp", RealNVPConfig(image_shape=(8, 8, 1), n_scales=2, st_blocks=1,
                                               st_width=4)),
-    "tabular": _spec("tabular", TabularFlowConfig(num_dims=3, n_couplings=4, hidden_units=8)),
-    "vae": _spec("vae", VAEConfig(latent_dim=4, importance_samples=6, importance_chunk=7)
+    "tabular": run_spec("tabular", TabularFlowConfig(num_dims=3, n_couplings=4, hidden_units=8)),
+    "vae": run_spec("vae", VAEConfig(latent_dim=4, importance_samples=6, importance_chunk=7)
                  .for_data((28, 28, 1))),
 }
 
@@ -418,7 +419,7 @@ def test_sample_and_log_prob_are_consistent_for_vectors_and_images():
         from_samples, from_density, error = _box_probability_two_ways(tabular, low, high)
         assert abs(from_samples - from_density) < 4 * error + 0.01
     # An image flow's continuous density over the flow input x_in (4 dimensions).
-    spec = _spec("glow", _glow_config(image_shape=(2, 2, 1), n_levels=1, width=4))
+    spec = run_spec("glow", _glow_config(image_shape=(2, 2, 1), n_levels=1, width=4))
     glow = randomize(build_model(spec), scale=0.2)
     flow_distribution = glow.flow_distribution
     samples = flow_distribution.sample(4000, seed=(3, 4)).numpy().reshape(4000, -1)
@@ -441,7 +442,7 @@ def test_sample_and_log_prob_are_consistent_for_vectors_and_images():
 
 
 def test_two_dimensional_density_integrates_to_one():
-    spec = _spec("tabular", TabularFlowConfig(num_dims=2, n_couplings=4, hidden_units=8))
+    spec = run_spec("tabular", TabularFlowConfig(num_dims=2, n_couplings=4, hidden_units=8))
     model = randomize(build_model(spec), scale=0.2)
     grid = np.linspace(-9, 9, 361)
     xx, yy = np.meshgrid(grid, grid)

@@ -19,47 +19,41 @@ import tensorflow as tf
 
 from glow_prior.batches import Batch
 from glow_prior.config import (
-    DataConfig,
     GlowConfig,
     PriorConfig,
     RealNVPConfig,
-    RunSpec,
-    TabularDataConfig,
     TabularFlowConfig,
-    TrainConfig,
 )
 from glow_prior.models.registry import build_model
 from glow_prior.objectives import MaximumLikelihood, NegativeTraining
 from glow_prior.weights import assign_by_name, values_by_name
-from tests.test_tfp_conformance import randomize
-
-
-def _spec(model, architecture, prior=PriorConfig()):
-    data = TabularDataConfig() if model == "tabular" else DataConfig()
-    return RunSpec(model=model, architecture=architecture, prior=prior, data=data,
-                   training=TrainConfig())
+from tests.test_tfp_conformance import randomize, run_spec
 
 
 GLOW = dict(image_shape=(8, 8, 1), n_levels=2, depth=2, width=8)
 SPECS = {
-    "glow_affine": _spec("glow", GlowConfig(**GLOW, flow_coupling=1, learntop=True)),
-    "glow_additive_shuffle": _spec("glow", GlowConfig(**GLOW, flow_coupling=0,
-                                                      flow_permutation=1)),
-    "glow_three_axis_lu": _spec("glow", GlowConfig(**GLOW, flow_coupling=1, scale_offset=0.1,
-                                                   multiscale=False, three_axis_1x1=True,
-                                                   lu_decomposed=True)),
-    "glow_ycond_mixture": _spec("glow", GlowConfig(**GLOW, flow_coupling=1, ycond=True, n_y=2,
-                                                   multiscale=False),
-                                PriorConfig(kind="gaussian_mixture", distance=6.0)),
-    "realnvp_checkerboard": _spec("realnvp", RealNVPConfig(image_shape=(8, 8, 1), n_scales=2,
-                                                           st_blocks=1, st_width=4)),
-    "realnvp_cycle": _spec("realnvp", RealNVPConfig(image_shape=(8, 8, 1), mask="cycle",
-                                                    n_couplings=4, st_blocks=1, st_width=4)),
-    "realnvp_horizontal": _spec("realnvp", RealNVPConfig(image_shape=(8, 8, 1),
-                                                         mask="horizontal", n_couplings=3,
-                                                         st_blocks=1, st_width=4,
-                                                         bottleneck=3)),
-    "tabular": _spec("tabular", TabularFlowConfig(num_dims=4, n_couplings=4, hidden_units=8)),
+    "glow_affine": run_spec("glow", GlowConfig(**GLOW, flow_coupling=1, learntop=True)),
+    "glow_additive_shuffle": run_spec("glow", GlowConfig(**GLOW, flow_coupling=0,
+                                                         flow_permutation=1)),
+    "glow_three_axis_lu": run_spec("glow", GlowConfig(**GLOW, flow_coupling=1,
+                                                      scale_offset=0.1, multiscale=False,
+                                                      three_axis_1x1=True,
+                                                      lu_decomposed=True)),
+    "glow_ycond_mixture": run_spec("glow", GlowConfig(**GLOW, flow_coupling=1, ycond=True,
+                                                      n_y=2, multiscale=False),
+                                   prior=PriorConfig(kind="gaussian_mixture", distance=6.0)),
+    "realnvp_checkerboard": run_spec("realnvp", RealNVPConfig(image_shape=(8, 8, 1),
+                                                              n_scales=2, st_blocks=1,
+                                                              st_width=4)),
+    "realnvp_cycle": run_spec("realnvp", RealNVPConfig(image_shape=(8, 8, 1), mask="cycle",
+                                                       n_couplings=4, st_blocks=1,
+                                                       st_width=4)),
+    "realnvp_horizontal": run_spec("realnvp", RealNVPConfig(image_shape=(8, 8, 1),
+                                                            mask="horizontal", n_couplings=3,
+                                                            st_blocks=1, st_width=4,
+                                                            bottleneck=3)),
+    "tabular": run_spec("tabular", TabularFlowConfig(num_dims=4, n_couplings=4,
+                                                     hidden_units=8)),
 }
 
 
