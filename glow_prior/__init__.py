@@ -1,8 +1,11 @@
 """glow_prior: Glow, RealNVP and VAEs with mixture priors for out-of-distribution studies.
 
-The Python API is `glow_prior.load(logdir)` (a trained run's model, a TFP distribution) and
-`glow_prior.train(model, logdir, **flags)`; both import TensorFlow when first called, so
-`import glow_prior` stays light (the binaries parse their flags before TensorFlow loads).
+The Python API (glow_prior.api): `glow_prior.build(config, ...)` (a model, a TFP
+distribution), `glow_prior.train(model, logdir, data, ...)` (on your arrays or a named
+dataset, into a run directory), `glow_prior.load(logdir)`, `glow_prior.evaluate(model,
+in_distribution, ood)` and `glow_prior.fit_detector(...)` / `save_detector` /
+`load_detector`. They are imported on first use, so `import glow_prior` stays light (the
+binaries parse their flags before TensorFlow loads).
 
 Importing the package sets three TensorFlow runtime defaults (each only if the variable is
 unset, and only effective when glow_prior is imported before TensorFlow):
@@ -22,14 +25,16 @@ for _name, _value in RUNTIME_DEFAULTS.items():
     os.environ.setdefault(_name, _value)
 
 
-def load(logdir, use_polyak=False, dtype="float32"):
-    """The trained model of a run directory as a TFP distribution; see glow_prior.api.load."""
-    from glow_prior import api  # pylint: disable=import-outside-toplevel
-    return api.load(logdir, use_polyak=use_polyak, dtype=dtype)
+# The Python API (glow_prior.api), imported on first use.
+API = ("build", "evaluate", "fit_detector", "load", "load_detector", "save_detector", "train")
 
 
-def train(model, logdir, show_progress=True, **settings):
-    """Trains `model` ("glow", "realnvp", "vae", "tabular") into `logdir` with the
-    binary's flags as keywords; see glow_prior.api.train."""
-    from glow_prior import api  # pylint: disable=import-outside-toplevel
-    return api.train(model, logdir, show_progress=show_progress, **settings)
+def __getattr__(name):
+    if name in API:
+        from glow_prior import api  # pylint: disable=import-outside-toplevel
+        return getattr(api, name)
+    raise AttributeError(f"module 'glow_prior' has no attribute '{name}'")
+
+
+def __dir__():
+    return sorted([*globals(), *API])

@@ -1,7 +1,7 @@
 """The project's exceptions: problems a user can cause and fix.
 
 Every binary turns these into one line on stderr ("error: ...") and exit status 2
-(glow_prior.cli); any other exception is a bug and keeps its traceback.
+(glow_prior.apps.cli); any other exception is a bug and keeps its traceback.
 
     GlowPriorError
     ├── InputError            bad flag values, images, arrays, files (also a ValueError)
@@ -51,3 +51,19 @@ class Interrupted(GlowPriorError):
     def __init__(self, message, exit_status):
         super().__init__(message)
         self.exit_status = exit_status
+
+
+def wrapped_error(error):
+    """The project error that TensorFlow wrapped in `error`, or None.
+
+    AutoGraph re-raises an exception raised while it traces a tf.function as a StagingError
+    of its own, keeping the original as the new exception's context; an input check that
+    runs inside a traced function would then reach the error boundary as a traceback."""
+    if not type(error).__module__.startswith("tensorflow"):
+        return None
+    inner = error.__cause__ or error.__context__
+    while inner is not None:
+        if isinstance(inner, GlowPriorError):
+            return inner
+        inner = inner.__cause__ or inner.__context__
+    return None

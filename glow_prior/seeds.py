@@ -2,9 +2,12 @@
 
 An int s means the stateless seed pair (s, 0); a pair (or an int tensor of shape [2]) is
 used as it is. The same seed always gives the same numbers (TensorFlow's stateless random
-ops), unlike TFP's stateful int seeds.
+ops), unlike TFP's stateful int seeds. Where a seed may be left out (`sample`), None means
+fresh randomness, as in TFP: a new pair drawn from TensorFlow's global random state
+(`fresh_seed`; tf.random.set_seed makes that sequence repeatable).
 """
 import tensorflow as tf
+import tensorflow_probability as tfp
 
 from glow_prior.errors import InputError
 
@@ -32,3 +35,9 @@ def tfp_seed(seed):
 def fold_in(seed, data):
     """A new pair from `seed` and an integer `data` (tf.random.experimental.stateless_fold_in)."""
     return tf.random.experimental.stateless_fold_in(seed_pair(seed), data)
+
+
+def fresh_seed():
+    """A new stateless seed pair (int64) from TensorFlow's global random state: different
+    on every call, eagerly or inside a tf.function (TFP's sanitize_seed(None))."""
+    return tf.cast(tfp.random.sanitize_seed(None), tf.int64)

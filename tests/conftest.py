@@ -29,6 +29,16 @@ def run_binary(name, *args, timeout=600, env=None):
                           cwd=REPO, env=environment, check=False)
 
 
+def randomize(module, scale=0.1, seed=0):
+    """Non-trivial weights everywhere (zero-initialised layers would be the identity):
+    seeded normal noise of `scale` added to every trainable variable."""
+    import numpy as np  # pylint: disable=import-outside-toplevel
+    rng = np.random.default_rng(seed)
+    for variable in module.trainable_variables:
+        variable.assign(variable + rng.normal(0, scale, variable.shape).astype(np.float32))
+    return module
+
+
 TINY_TRAINING = dict(epochs=1, n_batch_train=32, n_batch_init=64, epochs_warmup=1,
                      n_sample=0)
 
@@ -38,20 +48,24 @@ def trained_runs(prepared_data_dir, tmp_path_factory):
     """{kind: run directory} of tiny runs of every model kind trained through
     glow_prior.train on real data (Fashion-MNIST labels 1, 7; the synthetic 2-D mixture),
     and the OpenAI Glow fixture imported."""
-    import glow_prior  # pylint: disable=import-outside-toplevel
+    # pylint: disable=import-outside-toplevel
+    import glow_prior
+    from glow_prior.config import (DataConfig, GlowConfig, RealNVPConfig, TabularDataConfig,
+                                   TabularFlowConfig, TrainConfig, VAEConfig)
     root = tmp_path_factory.mktemp("runs")
-    images = dict(dataset="fashion_mnist", labels=(1, 7), subset=128,
-                  data_dir=prepared_data_dir, show_progress=False, **TINY_TRAINING)
+    images = DataConfig(dataset="fashion_mnist", labels=(1, 7), subset=128,
+                        data_dir=prepared_data_dir)
+    quick = dict(training=TrainConfig(**TINY_TRAINING), show_progress=False)
     runs = {"glow": str(root / "glow"), "realnvp": str(root / "realnvp"),
             "vae": str(root / "vae"), "tabular": str(root / "tabular"),
             "openai": str(root / "openai")}
-    glow_prior.train("glow", runs["glow"], n_levels=2, depth=1, width=8, flow_coupling=1,
-                     **images)
-    glow_prior.train("realnvp", runs["realnvp"], n_scales=2, st_blocks=1, st_width=4,
-                     **images)
-    glow_prior.train("vae", runs["vae"], importance_samples=8, **images)
-    glow_prior.train("tabular", runs["tabular"], dataset="synthetic_2d", n_couplings=2,
-                     hidden_units=8, show_progress=False, **TINY_TRAINING)
+    glow_prior.train(GlowConfig(n_levels=2, depth=1, width=8, flow_coupling=1), runs["glow"],
+                     images, **quick)
+    glow_prior.train(RealNVPConfig(n_scales=2, st_blocks=1, st_width=4), runs["realnvp"],
+                     images, **quick)
+    glow_prior.train(VAEConfig(importance_samples=8), runs["vae"], images, **quick)
+    glow_prior.train(TabularFlowConfig(n_couplings=2, hidden_units=8), runs["tabular"],
+                     TabularDataConfig(dataset="synthetic_2d"), **quick)
     result = run_binary("import_openai_checkpoint",
                         f"--checkpoint={OPENAI_FIXTURE / 'additive' / 'ckpt' / 'model.ckpt'}",
                         f"--logdir={runs['openai']}", "--image_size=32", "--n_bits_x=8")

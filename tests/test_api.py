@@ -12,6 +12,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 import glow_prior
+from glow_prior.config import GlowConfig
 from glow_prior.errors import InputError
 from tests.conftest import REPO
 
@@ -56,11 +57,12 @@ def test_load_in_float64(trained_runs):
         glow_prior.load(trained_runs["glow"], dtype="float16")
 
 
-def test_train_refuses_unknown_models_and_bad_flags(tmp_path):
-    with pytest.raises(InputError, match="model must be one of"):
-        glow_prior.train("pixelcnn", str(tmp_path))
+def test_train_refuses_unknown_models_and_bad_settings(tmp_path):
+    images = np.zeros((8, 4, 4, 1), np.uint8)
+    with pytest.raises(InputError, match="not a model's settings"):
+        glow_prior.train("pixelcnn", str(tmp_path), images)
     with pytest.raises(InputError, match="depth"):
-        glow_prior.train("glow", str(tmp_path), depth=0)
+        GlowConfig(depth=0)
 
 
 def python_blocks(path):
@@ -98,3 +100,77 @@ def test_the_readme_python_api_section_runs_as_written(trained_runs, prepared_da
     shutil.copytree(trained_runs["glow"], tmp_path / "runs" / "fmnist17_mnist_cpu" / "multi")
     result = _run_blocks(blocks, tmp_path, prepared_data_dir)
     assert result.returncode == 0, result.stderr[-3000:]
+
+
+FROM_PYTHON = r"""
+import sys
+import numpy as np
+import tensorflow as tf
+import glow_prior
+from glow_prior.config import GlowConfig, PriorConfig, TabularFlowConfig, TrainConfig
+
+logdir = sys.argv[1]
+rng = np.random.default_rng(0)
+# Images no named data set provides: two classes of 8x8 blobs, and stripes as OOD.
+base = np.zeros((96, 8, 8, 1), np.uint8)
+base[:48, 2:6, 2:6] = 200
+base[48:, 1:3, :] = 150
+images = np.clip(base + rng.integers(0, 40, base.shape), 0, 255).astype(np.uint8)
+labels = np.repeat([0, 1], 48)
+stripes = np.zeros((32, 8, 8, 1), np.uint8)
+stripes[:, :, ::2] = 255
+glow = GlowConfig(n_levels=2, depth=1, width=8, flow_coupling=1)
+prior = PriorConfig(kind="gaussian_mixture", n_components=2, distance=20.0)
+short = TrainConfig(epochs=1, n_batch_train=16, n_batch_init=32, epochs_warmup=1, n_sample=0)
+first = glow_prior.train(glow, logdir + "/glow", images, labels=labels, test_data=images[:32],
+                         prior=prior, training=short, show_progress=False)
+resumed = glow_prior.train(glow, logdir + "/glow", images, labels=labels,
+                           test_data=images[:32], prior=prior,
+                           training=short.replace(epochs=2), show_progress=False)
+assert (first["epoch"], resumed["epoch"]) == (1, 2), (first, resumed)
+assert resumed["step"] == 2 * first["step"]
+model = glow_prior.load(logdir + "/glow")
+assert model.run_spec.data.fingerprint and model.run_spec.prior == prior
+log_likelihood = model.log_prob(images[:4]).numpy()
+assert log_likelihood.shape == (4,) and np.all(np.isfinite(log_likelihood))
+result = glow_prior.evaluate(model, images, {"stripes": stripes},
+                             scores=["log_likelihood", "typicality"])
+print("AUROC", result.auroc("log_likelihood", "stripes"))
+detector = glow_prior.fit_detector(model, images[:48], images[48:], score="typicality")
+glow_prior.save_detector(detector, logdir + "/glow/detectors/typicality", logdir + "/glow")
+loaded = glow_prior.load_detector(logdir + "/glow/detectors/typicality")
+flags = loaded.predict(stripes)["data"]["is_outlier"]
+assert flags.shape == (32,)
+print("flagged", flags.mean())
+
+vectors = rng.normal(size=(300, 4)).astype(np.float64)  # float64: converted to float32
+tabular = TabularFlowConfig(n_couplings=2, hidden_units=8)
+quick = TrainConfig(epochs=1, n_batch_train=50, optimizer="adam", n_sample=0)
+glow_prior.train(tabular, logdir + "/tab", vectors, test_data=vectors[:50], training=quick,
+                 show_progress=False)
+glow_prior.train(tabular, logdir + "/tab", vectors, test_data=vectors[:50],
+                 training=quick.replace(epochs=2), show_progress=False)
+flow = glow_prior.load(logdir + "/tab")
+assert flow.log_prob(vectors[:3]).dtype == tf.float32
+result = glow_prior.evaluate(flow, vectors, {"far": vectors[:100] * 5.0 + 3.0})
+detector = glow_prior.fit_detector(flow, vectors[:150], vectors[150:])
+print("tabular flagged", detector.predict(vectors[:100] * 5.0 + 3.0)["data"]["is_outlier"].mean())
+assert not [m for m in sys.modules if m.startswith("glow_prior.apps")], "the command line"
+print("done")
+"""
+
+
+def test_train_resume_load_score_and_detect_from_python(tmp_path):
+    """Issue 26's acceptance: in a fresh process, without the command line (no module of
+    glow_prior.apps is imported), a Glow from GlowConfig on uint8 images and a tabular flow
+    on float vectors are trained, resumed, loaded, scored and given a detector."""
+    script = tmp_path / "from_python.py"
+    script.write_text(FROM_PYTHON)
+    result = subprocess.run([sys.executable, str(script), str(tmp_path)], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=600, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "done" in result.stdout
+    lines = dict(line.rsplit(" ", 1) for line in result.stdout.splitlines() if " " in line)
+    assert float(lines["AUROC"]) > 0.9, result.stdout  # stripes are far from the blobs
+    assert float(lines["flagged"]) > 0.9, result.stdout
+    assert float(lines["tabular flagged"]) > 0.9, result.stdout

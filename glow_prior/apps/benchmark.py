@@ -3,18 +3,32 @@
     benchmark --output=benchmarks/cpu_2cores.json [--image_size=32 --n_levels=3 --depth=8 \
         --width=128 --batch=32]
 
-Times the real training step (Trainer.train_step, what train_glow runs) and the real
-scoring path (evaluation.score, what evaluate_ood runs), tfb.Glow at equal architecture,
+Times the real training step (RunTrainer.train_step, what train_glow runs) and the real
+scoring path (glow_prior.models.scoring.score, what evaluate_ood runs), tfb.Glow at equal
+architecture,
 the RealNVP of configs/cpu/baseline_auroc/realnvp_fmnist.cfg, and a dense matmul; each in
 its own process, XLA off and/or on. Writes JSON (images/s, peak memory with a breakdown,
-fraction of matmul peak, the machine) and prints a table. See glow_prior/benchmark.py.
+fraction of matmul peak, the machine) and prints a table. See glow_prior/benchmark/.
 """
+import os
 import sys
 
-from glow_prior import cli
+from glow_prior.apps import cli
+from glow_prior.apps.flags import parse_flags
+from glow_prior.config import RealNVPConfig
 from glow_prior.config.benchmark import BenchmarkOptions
-from glow_prior.experiments import CONFIGS_DIR
+from glow_prior.config.common import CONFIGS_DIR
+from glow_prior.config.run import training_sections
 from glow_prior.tables import markdown_table
+
+REALNVP_FLAGFILE = os.path.join(CONFIGS_DIR, "cpu", "baseline_auroc", "realnvp_fmnist.cfg")
+
+
+def realnvp_settings(flagfile=REALNVP_FLAGFILE):
+    """The RealNVP architecture and batch size of a train_realnvp flagfile, as JSON."""
+    args = parse_flags(training_sections(RealNVPConfig), ["train_realnvp",
+                                                          f"--flagfile={flagfile}"])
+    return {"architecture": args.architecture.to_dict(), "batch": args.training.n_batch_train}
 
 
 def _fmt(value, pattern="{:.1f}"):
@@ -22,16 +36,17 @@ def _fmt(value, pattern="{:.1f}"):
 
 
 def run(args):
-    from glow_prior import benchmark, files  # TensorFlow loads here
+    from glow_prior import files  # TensorFlow loads here
+    from glow_prior.benchmark import measure
     options = args.benchmark
     config = {k: getattr(options, k) for k in ("image_size", "channels", "n_levels", "depth",
                                                 "width", "batch", "steps", "warmup",
                                                 "mixed_precision")}
-    config["configs_dir"] = CONFIGS_DIR
+    config["realnvp"] = realnvp_settings()
     modes = {"both": (False, True), "off": (False,), "on": (True,)}[options.xla]
     memory = {"depths": options.memory_depths, "widths": options.memory_widths,
               "steps": options.memory_steps} if options.memory_depths else None
-    report = benchmark.run(config, modes, options.measurements, memory)
+    report = measure.run(config, modes, options.measurements, memory)
     files.write_json(options.output, report)
     print("| XLA | mode | ours img/s | tfb.Glow img/s | speed-up | ours peak MB | "
           "tfb.Glow peak MB |")
@@ -49,7 +64,7 @@ def run(args):
     print(f"RealNVP (28x28x1) training: {_fmt(report.get('realnvp_train_images_per_s'))} "
           "img/s")
     for model, label in (("ours", "Glow"), ("realnvp", "RealNVP")):
-        print(f"{label} training loop (Trainer.run): "
+        print(f"{label} training loop (RunTrainer.run): "
               f"{_fmt(report.get(f'{model}_loop_images_per_s'))} img/s, "
               f"{_fmt(report.get(f'{model}_loop_fraction_of_step'), '{:.0%}')} of its step")
     print(f"matmul reference: {report['matmul_flops_per_s'] / 1e9:.1f} GFLOP/s; training step "

@@ -25,58 +25,19 @@ in-distribution dataset's test images of the labels the run did not train on). T
 runs define their own OOD sets (e.g. synthetic_ood, class_0); --ood_datasets then selects
 among them.
 """
-import dataclasses
-import os
 import sys
 
-from glow_prior import cli
-from glow_prior.config import Config, option
-from glow_prior.config.common import threads_option
+from glow_prior.apps import cli
+from glow_prior.config.evaluation import EvaluateOptions
 from glow_prior.errors import InputError
 
 
-@dataclasses.dataclass(frozen=True)
-class EvaluateOptions(Config):
-    logdir: str = option(None, "Run directory of the model.", required=True)
-    ood_datasets: tuple = option((), "OOD datasets (tfds names, constant, noise, "
-                                 "other_labels; for tabular runs their own OOD sets).")
-    data_dir: str = option(None, "tfds data_dir (overrides the run's).")
-    dataset: str = option(None, "In-distribution dataset, for runs that do not record it "
-                          "(imported OpenAI checkpoints).")
-    n_eval: int = option(0, "Score at most this many examples per set (0: all).", lower=0)
-    dequantization: str = option("uniform", "Test-time noise.", choices=("none", "uniform"))
-    seed: int = option(0, "Seed of the dequantisation noise and subsets.")
-    batch_size: int = option(256, "Evaluation batch size.", lower=1)
-    use_polyak: bool = option(False, "Evaluate the Polyak-averaged weights.")
-    output_dir: str = option(None, "Where reports go (default: --logdir).")
-    importance_samples: int = option(0, "VAE runs: importance samples per image (0: the "
-                                     "run's own setting).", lower=0)
-    scores: tuple = option(("default",), "OOD scores: 'default' (every score the model "
-                           "supports with the given background model / ensemble, except the "
-                           "expensive ones: likelihood regret and the gradient scores), "
-                           "'all' (those too), or names.")
-    background_logdir: str = option("", "Run directory of the background model of the "
-                                    "likelihood ratio (trained with --perturbation_rate).")
-    ensemble_logdirs: tuple = option((), "Run directories of 3 or more models of this "
-                                     "config with other seeds (WAIC); may include --logdir.")
-    regret_steps: int = option(100, "Likelihood regret: Adam steps re-optimising the "
-                               "encoder per input.", lower=1)
-    regret_lr: float = option(1e-4, "Likelihood regret: Adam learning rate.", lower=0.0)
-    threads: int = threads_option()
-
-
 def run(args):
-    from glow_prior import ood  # TensorFlow loads here
-    options = args.evaluate
-    result, _ = ood.evaluate_logdir(options)
-    title = run_name(options.logdir)
-    report = ood.write_report(result, options.output_dir or options.logdir, title)
-    print(ood.report_markdown(report, title))
-
-
-def run_name(logdir):
-    """A run's name for titles: its directory's name (not the absolute path)."""
-    return os.path.basename(os.path.normpath(logdir))
+    from glow_prior import api  # TensorFlow loads here
+    from glow_prior.reports.ood_report import report_markdown
+    from glow_prior.runs.evaluate import run_name
+    report = api.evaluate_run(args.evaluate)
+    print(report_markdown(report, run_name(args.evaluate.logdir)))
 
 
 def check_scores(args):

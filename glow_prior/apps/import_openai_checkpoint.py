@@ -13,27 +13,16 @@ imports each parameter's Polyak average where it has one and the stored value ot
 as openai's polyak_swap does. Every other binary (score, evaluate_ood, export_savedmodel,
 visualize) then works on DIR.
 """
-import dataclasses
 import sys
 
-from glow_prior import cli
-from glow_prior.config import Config, GlowConfig, option
+from glow_prior.apps import cli
+from glow_prior.config import GlowConfig
+from glow_prior.config.export import ImportOptions
 from glow_prior.errors import InputError
 
 CHECKED = ("n_levels", "depth", "width", "flow_permutation", "flow_coupling", "learntop",
            "ycond", "lu_decomposed", "multiscale")
 USED = ("n_bits_x", "weight_y")  # not in the weights: taken from the flags
-
-
-@dataclasses.dataclass(frozen=True)
-class ImportOptions(Config):
-    checkpoint: str = option(None, "Checkpoint prefix (.../model_best_loss.ckpt).",
-                             required=True)
-    logdir: str = option(None, "Run directory to create.", required=True)
-    image_size: int = option(None, "Side of the square images the model was trained on.",
-                             required=True, lower=1)
-    dataset: str = option(None, "tfds name of the training data (for evaluate_ood).")
-    use_polyak: bool = option(False, "Import the Polyak averages instead of the weights.")
 
 
 def check_flags(args):
@@ -49,14 +38,11 @@ def check_flags(args):
 
 
 def run(args):
-    from glow_prior import openai_ckpt  # TensorFlow loads here
-    options = args.imports
+    from glow_prior import api  # TensorFlow loads here
     stated = {name: getattr(args.architecture, name) for name in CHECKED
               if name in args.given}
-    path = openai_ckpt.import_checkpoint(options.checkpoint, options.logdir,
-                                         options.image_size, options.dataset,
-                                         options.use_polyak, args.architecture, stated)
-    print(f"Imported {options.checkpoint} into {path}")
+    path = api.import_openai(args.imports, args.architecture, stated)
+    print(f"Imported {args.imports.checkpoint} into {path}")
 
 
 APP = cli.App("import_openai_checkpoint", __doc__,

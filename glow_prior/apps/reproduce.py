@@ -13,8 +13,11 @@ import dataclasses
 import os
 import sys
 
-from glow_prior import cli, experiments
+from glow_prior import experiments
+from glow_prior.apps import cli
 from glow_prior.config import Config, option
+from glow_prior.config.common import CONFIGS_DIR
+from glow_prior.reports.experiment import markdown, seed_markdown
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,7 +31,7 @@ class ReproduceOptions(Config):
     train_flags: str = option("", "Extra flags for every training run, space-separated and "
                               "shell-quoted, e.g. \"--epochs=1 --labels=1,7\".")
     eval_flags: str = option("", "Extra flags for every evaluate_ood run, likewise.")
-    configs_dir: str = option(experiments.CONFIGS_DIR, "Folder with cpu/ and paper/.")
+    configs_dir: str = option(CONFIGS_DIR, "Folder with cpu/ and paper/.")
     seeds: tuple = option((), "Run the experiment once per seed (e.g. 0,1,2; seed s > 0 in "
                           "OUTPUT_DIR_seed<s> with --seed=s) and summarise mean and standard "
                           "deviation in OUTPUT_DIR/seeds_report.md.", item=int)
@@ -53,11 +56,11 @@ def run(args):
     if options.seeds:
         report = experiments.reproduce_seeds(options.experiment, output_dir, options.seeds,
                                              **common)
-        print(experiments.seed_markdown(report))
+        print(seed_markdown(report))
         print(f"Report: {os.path.join(output_dir, 'seeds_report.md')}")
         return
     report = experiments.reproduce(options.experiment, output_dir, **common)
-    print(experiments.markdown(report))
+    print(markdown(report))
     print(f"Report: {os.path.join(output_dir, 'report.md')}")
 
 

@@ -1,6 +1,6 @@
 """RealNVP's logit preprocessing (Dinh et al. 2017, section 4.1) as a bijector.
 
-For the flow input x_in in [-0.5, 0.5) (glow_prior.data.preprocess), with p = alpha +
+For the flow input x_in in [-0.5, 0.5) (glow_prior.models.quantization), with p = alpha +
 (1 - 2 alpha)(x_in + 0.5):
 
     y = logit(p) = log p - log(1 - p),

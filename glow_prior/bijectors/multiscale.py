@@ -82,6 +82,11 @@ class TopLatent(FlowBijector):
     def class_conditional(self):
         return self.prior is not None and self.prior.conditioner.y_emb is not None
 
+    @property
+    def n_classes(self):
+        """The number of classes of a class-conditional top prior, else None."""
+        return self.prior.conditioner.n_y if self.class_conditional else None
+
     def pre_prior(self, x):
         """Output of the three-axis convolutions (OpenAI's z_top) and their log|det|
         (x with one batch axis)."""
@@ -136,6 +141,10 @@ class MultiScaleFlow(FlowBijector):
     @property
     def class_conditional(self):
         return self.top.class_conditional
+
+    @property
+    def n_classes(self):
+        return self.top.n_classes
 
     def _trace_shapes(self):
         shape = tf.TensorShape(self.image_shape)

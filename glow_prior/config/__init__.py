@@ -3,6 +3,7 @@
 TensorFlow-free, so binaries parse and check their command line before importing it.
 """
 from glow_prior.config.data import (
+                                    ArraysConfig,
                                     IMAGE_DATASETS,
                                     OTHER_LABELS,
                                     SYNTHETIC_IMAGE_SETS,
@@ -29,7 +30,7 @@ from glow_prior.config.training import (
                                     TrainConfig,
 )
 
-__all__ = ["ARCHITECTURES", "ASSIGNMENTS", "Config", "DataConfig", "GlowConfig",
+__all__ = ["ARCHITECTURES", "ASSIGNMENTS", "ArraysConfig", "Config", "DataConfig", "GlowConfig",
            "IMAGE_DATASETS", "KINDS", "LAYOUTS", "MIXED_PRECISION", "NegativeTrainingConfig",
            "OPTIMIZERS", "OTHER_LABELS", "PriorConfig", "REALNVP_MASKS", "RESUMABLE",
            "RealNVPConfig", "RunConfig", "RunSpec", "STRATEGIES", "SYNTHETIC_IMAGE_SETS",

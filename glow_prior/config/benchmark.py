@@ -1,4 +1,4 @@
-"""Settings of the benchmark binary (glow_prior.benchmark)."""
+"""Settings of the benchmark binary (glow_prior.benchmark.measure)."""
 import dataclasses
 
 from glow_prior.config.fields import Config, option

@@ -1,5 +1,12 @@
-"""Options that several configs share: one declaration each, so one default."""
+"""Options that several configs share: one declaration each, so one default; and where the
+shipped flagfiles are."""
+import os
+
 from glow_prior.config.fields import option
+
+# configs/ beside the package: the flagfiles of every experiment (cpu/ and paper/).
+CONFIGS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "configs")
 
 
 def seed_option(flag=None):

@@ -90,3 +90,19 @@ class TabularDataConfig(Config):
                           lower=1)
     n_test: int = option(2000, "Synthetic test / OOD points.", flag="n_test_points", lower=1)
     seed: int = seed_option()
+
+
+@dataclasses.dataclass(frozen=True)
+class ArraysConfig(Config):
+    """In-memory data given from Python (glow_prior.train with arrays or a tf.data.Dataset):
+    what a run's record keeps of it. The arrays are not stored; their fingerprints
+    (glow_prior.data.arrays.fingerprint) make a rerun with other data a different
+    experiment, refused like any other change of settings."""
+
+    name: str = option("arrays", "What the data is called (reports, titles).")
+    fingerprint: str = option("", "Fingerprint of the training examples, labels and "
+                              "components.")
+    test_fingerprint: str = option("", "Fingerprint of the test examples and labels ('': no "
+                                   "test set).")
+    n_examples: int = option(0, "Number of training examples.", lower=0)
+    example_shape: tuple = option((), "Shape of one example.", item=int)

@@ -1,5 +1,5 @@
 """How the prior is built and how training examples are assigned to its components
-(Kamoi et al. 2019; the densities themselves are in glow_prior.priors)."""
+(Kamoi et al. 2019; the densities themselves are in glow_prior.models.priors)."""
 import dataclasses
 
 from glow_prior.config.common import seed_option
@@ -41,7 +41,7 @@ class PriorConfig(Config):
     """The prior and the assignment of training examples to its components.
 
     kind: one of KINDS. n_components, layout, distance, explicit_means: see
-    glow_prior.priors.component_means. beta: generalized-normal power. assignment: "labels"
+    glow_prior.models.priors.component_means. beta: generalized-normal power. assignment: "labels"
     (label_map, e.g. "1:0,7:1"; empty = sorted labels numbered 0, 1, ...) or "kmeans"
     (k-means++ clusters of the training inputs, seeded by assignment_seed). With the
     standard prior the mixture settings do not apply and are kept at their defaults.

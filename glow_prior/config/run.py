@@ -9,7 +9,7 @@ unless the user lists it in --allow_changes (the change is then recorded in `his
 """
 import dataclasses
 
-from glow_prior.config.data import DataConfig, TabularDataConfig
+from glow_prior.config.data import ArraysConfig, DataConfig, TabularDataConfig
 from glow_prior.config.model import GlowConfig, RealNVPConfig, TabularFlowConfig, VAEConfig
 from glow_prior.config.prior import PriorConfig
 from glow_prior.config.training import NegativeTrainingConfig, RunConfig, TrainConfig
@@ -48,6 +48,10 @@ class RunSpec:
     negative_training: NegativeTrainingConfig = NegativeTrainingConfig()
     imported_from: dict = None
     history: tuple = ()
+    # A unique id given when the run directory is first written (glow_prior.runs.rundir):
+    # what fitted detectors record of the run they belong to. None in records written
+    # before this version.
+    run_id: str = None
     # Top-level hparams.json keys this version does not know (written by a newer one):
     # kept as they are, so that resuming here does not drop them.
     extra: dict = None
@@ -59,6 +63,10 @@ class RunSpec:
 
     @property
     def data_kind(self):
+        """"arrays" (in-memory data given from Python), "tabular" (a vector dataset) or
+        "images" (an image dataset)."""
+        if isinstance(self.data, ArraysConfig):
+            return "arrays"
         return "tabular" if self.model == "tabular" else "images"
 
     def to_dict(self):
@@ -67,6 +75,8 @@ class RunSpec:
         if self.imported_from is not None:
             values["imported_from"] = dict(self.imported_from)
         values["history"] = [dict(entry) for entry in self.history]
+        if self.run_id is not None:
+            values["run_id"] = self.run_id
         values.update(self.extra or {})
         return values
 
@@ -75,8 +85,9 @@ class RunSpec:
         model = values.get("model")
         if model not in ARCHITECTURES:
             raise InputError(f"unknown model kind '{model}'; known: {sorted(ARCHITECTURES)}")
-        data_class = TabularDataConfig if model == "tabular" else DataConfig
-        known = {"model", *SECTIONS, "imported_from", "history"}
+        data_class = ArraysConfig if "fingerprint" in values.get("data", {}) else \
+            TabularDataConfig if model == "tabular" else DataConfig
+        known = {"model", *SECTIONS, "imported_from", "history", "run_id"}
         extra = {key: value for key, value in values.items() if key not in known}
         return cls(model=model,
                    architecture=ARCHITECTURES[model].from_dict(values["architecture"]),
@@ -86,7 +97,8 @@ class RunSpec:
                    negative_training=NegativeTrainingConfig.from_dict(
                        values.get("negative_training", {})),
                    imported_from=values.get("imported_from"),
-                   history=tuple(values.get("history", ())), extra=extra or None)
+                   history=tuple(values.get("history", ())), run_id=values.get("run_id"),
+                   extra=extra or None)
 
     def settings(self):
         """{key: (section, field name, value)} of every recorded setting, keyed by flag name
@@ -131,4 +143,4 @@ class RunSpec:
         entry = {"step": int(step), "changes": {key: [old, new] for key, old, new in changed}}
         history = self.history + ((entry,) if changed else ())
         return dataclasses.replace(other, history=history, imported_from=self.imported_from,
-                                   extra=self.extra)
+                                   run_id=self.run_id, extra=self.extra)

@@ -71,6 +71,11 @@ class TrainConfig(Config):
         return 0.1 if dataset == "cifar10" else 0.0
 
 
+# The negative-training set of a run trained from Python on in-memory examples is recorded
+# as this prefix and the examples' fingerprint.
+IN_MEMORY_PREFIX = "arrays:"
+
+
 @dataclasses.dataclass(frozen=True)
 class NegativeTrainingConfig(Config):
     """Kirichenko et al. (2020) eq. 7: also minimise the likelihood of another dataset."""
@@ -84,7 +89,7 @@ class NegativeTrainingConfig(Config):
 
     @check("dataset")
     def _known(self):
-        if self.dataset:
+        if self.dataset and not self.dataset.startswith(IN_MEMORY_PREFIX):
             check_image_set_name(self.dataset, "--negative_dataset")
 
     @property

@@ -87,6 +87,11 @@ def evaluation_sets(spec, ood_names=(), data_dir=None, dataset=None):
     synthetic sets and 'other_labels'. Tabular runs: their TabularDataConfig defines the OOD
     sets; `ood_names` selects some.
     """
+    if spec.data_kind == "arrays":
+        raise InputError(f"this run trained on in-memory data ('{spec.data.name}', fingerprint "
+                         f"{spec.data.fingerprint}), which its run directory does not hold; "
+                         "evaluate it from Python on your arrays: glow_prior.evaluate("
+                         "glow_prior.load(logdir), in_distribution, ood)")
     if spec.data_kind == "tabular":
         splits = tabular.load_tabular(spec.data)
         unknown = sorted(set(ood_names) - set(splits.ood))

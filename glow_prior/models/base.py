@@ -12,27 +12,29 @@ over one example, with TFP's shape semantics:
   bin's lower edge (with `seed`: plus uniform dequantisation noise drawn from it, which
   then depends on the batch layout); VAE: the importance-sampled estimate with
   `importance_samples` samples (seed: its draws, 0 by default; the same draws serve every
-  example, so values do not depend on the batch layout); vectors: the log-density. Input
-  outside the model's domain (float images, values outside 0..255, another shape or
-  dtype) raises InputError;
+  example, so values do not depend on the batch layout); vectors: the log-density, float
+  vectors of another precision converted to the model's dtype as TFP converts. Input
+  outside the model's domain (float images, values outside 0..255, another shape, labels
+  outside 0..n_classes-1) raises InputError;
 * `sample(sample_shape=(), seed=None, temperature=1.0, labels=None)`: samples of shape
-  sample_shape + event_shape (seed: an int or a pair, glow_prior.seeds; None: 0);
+  sample_shape + event_shape (seed: an int or a pair, glow_prior.seeds; None: fresh
+  randomness, as in TFP);
 * `statistics(x, labels=None, seed=None)`: {name: per-example values}, shaped like
   log_prob's (plus [K] for component terms), with at least "log_likelihood";
 * `encode(x, labels=None, seed=None)` (flows: z, pixels at their bins' centres unless a
   noise seed is given; VAE: posterior means) and `decode(z, labels=None)`;
 * `labels`: class labels of the batch shape, for class-conditional models only
-  (`conditional`);
+  (`conditional`; values 0..`n_classes`-1);
 * `float_dtype`: the precision the model computes in (float32, or float64 where the model
   allows it), fixed when it is built.
 
 What a model implements, on inputs with one batch axis that are already checked:
 `_log_likelihood(x, labels, seed)`, `_statistics(x, labels, seed)`, `_encode(x, labels,
 seed)`, `_decode(z, labels)`, `_draw(n, seed, temperature, labels)`, and for training
-`train_log_likelihood(batch, seed)` (batch: a glow_prior.batches.Batch; what training
+`train_log_likelihood(batch, seed)` (batch: a glow_prior.models.batch.Batch; what training
 maximises, with each example's assigned prior component when the batch has them) and
-`initialize(batch)` / `needs_initialization()` (OpenAI's data-dependent init; a model
-without one never needs it). `discrete` (pixel data, discrete log-likelihood) and
+`initialize(x)` / `needs_initialization()` (OpenAI's data-dependent init on training
+examples, arrays or a Batch; a model without one never needs it). `discrete` (pixel data, discrete log-likelihood) and
 `dequantized` (training adds uniform noise) describe the data.
 
 Capabilities (`model.capabilities`, a frozenset) declare the rest:
@@ -52,8 +54,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from glow_prior.errors import InputError
-from glow_prior.seeds import seed_pair
+from glow_prior.errors import InputError, wrapped_error
+from glow_prior.seeds import fresh_seed, seed_pair
 
 tfd = tfp.distributions
 
@@ -80,6 +82,26 @@ class _FunctionCache:
 
     def __init__(self):
         self.functions = {}
+
+
+class _Compiled:
+    """A tf.function that re-raises the project's errors TensorFlow wrapped while tracing
+    (glow_prior.errors.wrapped_error) as themselves."""
+
+    def __init__(self, function):
+        self.function = function
+
+    def __call__(self, *args, **kwargs):
+        try:
+            return self.function(*args, **kwargs)
+        except Exception as error:  # pylint: disable=broad-except
+            original = wrapped_error(error)
+            if original is None:
+                raise
+            raise original from None
+
+    def __getattr__(self, name):
+        return getattr(self.function, name)
 
 
 def _batch_shape(x, event_rank):
@@ -142,6 +164,7 @@ class DensityModel(tfd.Distribution):
         return capability in self.capabilities
 
     conditional = False  # True: log-likelihoods need class labels
+    n_classes = None  # the classes of a class-conditional model (labels 0..n_classes-1)
     discrete = False  # pixel data with a discrete log-likelihood
     dequantized = False  # training adds uniform dequantisation noise
 
@@ -149,11 +172,17 @@ class DensityModel(tfd.Distribution):
         """True while a data-dependent init is due (never, for models without one)."""
         return False
 
+    def initialize(self, x, labels=None, seed=0):
+        """The data-dependent init on training examples x (flows: OpenAI's actnorm init);
+        nothing to do for models without one."""
+        del x, labels, seed
+
     def compiled(self, name):
-        """tf.function of self.<name>, built once (shape-polymorphic in the batch)."""
+        """tf.function of self.<name>, built once (shape-polymorphic in the batch); an
+        input error raised while it traces reaches the caller as itself."""
         functions = self._functions.functions
         if name not in functions:
-            functions[name] = tf.function(getattr(self, name), reduce_retracing=True)
+            functions[name] = _Compiled(tf.function(getattr(self, name), reduce_retracing=True))
         return functions[name]
 
     # --------------------------------------------------------------------- TFP's side
@@ -192,12 +221,48 @@ class DensityModel(tfd.Distribution):
         elif self.conditional:
             raise InputError("this model is class-conditional: pass labels (of the "
                              "sample shape)")
-        seed = seed_pair(0 if seed is None else seed)
+        seed = fresh_seed() if seed is None else seed_pair(seed)
         if tf.get_static_value(n) == 0:
             return self._draw(1, seed, temperature, _one_example_like(labels))[:0]
         return self._draw(n, seed, temperature, labels)
 
     # ---------------------------------------------------------------- the public API
+    def log_prob(self, value, labels=None, seed=None, name="log_prob"):
+        """The log-likelihood of `value` in nats, of shape sample_shape.
+
+        value: examples of shape sample_shape + event_shape: uint8 images (integer pixel
+        values 0..255) for image models, float vectors for vector models (other float
+        precisions are converted to the model's dtype, as TFP does).
+        Image flows: OpenAI's discrete log-likelihood log p(x_in) - D log(n_bins), each pixel
+        on its bin's lower edge, or with `seed` (an int or a pair) plus uniform
+        dequantisation noise drawn from it. VAE: the importance-sampled estimate with
+        `importance_samples` draws from `seed` (0 when None), the same draws for every
+        example, so the value is a fixed function of the image. Vectors: the log-density.
+        labels: class labels of the sample shape, for class-conditional models
+        (`conditional`) only, in 0..n_classes-1.
+        Raises InputError for input outside the model's domain.
+        """
+        return super().log_prob(value, name=name, labels=labels, seed=seed)
+
+    def sample(self, sample_shape=(), seed=None, temperature=1.0, labels=None, name="sample"):
+        """Samples of shape sample_shape + event_shape (uint8 images or vectors).
+
+        seed: an int or a pair (glow_prior.seeds): the same seed gives the same samples;
+        None: fresh randomness on every call, as in TFP. temperature: the prior's
+        deviations are scaled by it (Glow's sampling temperature; 1 samples the model).
+        labels: class labels of the sample shape, for class-conditional models only.
+        """
+        return super().sample(sample_shape, seed=seed, name=name, temperature=temperature,
+                              labels=labels)
+
+    def copy(self, **override_parameters):
+        """Refused: a model's weights are variables, which TFP's copy() cannot carry over.
+        glow_prior.models.registry.copy_model(model) builds a second model with the same
+        settings and weights."""
+        raise InputError("a glow_prior model cannot be copied with Distribution.copy() (its "
+                         "weights are variables, not parameters); use "
+                         "glow_prior.models.registry.copy_model(model)")
+
     def statistics(self, x, labels=None, seed=None):
         """Per-example statistics of x (any batch shape): {name: values}."""
         x, labels, batch_shape, static = self._flat_inputs(x, labels)
@@ -218,13 +283,6 @@ class DensityModel(tfd.Distribution):
         elif self.conditional:
             raise InputError("this model is class-conditional: pass labels")
         return _unflatten(any_batch(self._decode, flat, labels), batch_shape, static)
-
-    def ood_scores(self, in_distribution, ood, scores=("default",), train=None, **options):
-        """This model as an OOD detector on arrays: per-example scores and AUROC, AUPR and
-        FPR@95 per score (glow_prior.ood.evaluate.evaluate_arrays; `scores`: names,
-        'default' or 'all'). Returns an OODResult (`.auroc(score)`, `.table()`)."""
-        from glow_prior.ood.evaluate import evaluate_arrays  # pylint: disable=import-outside-toplevel
-        return evaluate_arrays(self, in_distribution, ood, scores, train, **options)
 
     # ------------------------------------------------------------------ input checks
     def _per_example(self, method, x, labels, seed):
@@ -249,13 +307,13 @@ class DensityModel(tfd.Distribution):
         labels = tf.convert_to_tensor(labels)
         if not labels.dtype.is_integer:
             raise InputError(f"labels must be integers, got {labels.dtype.name}")
-        return tf.broadcast_to(labels, batch_shape)
+        return tf.broadcast_to(_in_range(labels, self.n_classes), batch_shape)
 
     def checked_examples(self, x):
         """x as a tensor of this model's dtype, or InputError naming what does not fit:
         the trailing shape must be the event shape; images must be integer pixel values
-        in 0..255 (uint8, or another integer dtype checked eagerly); vectors must have the
-        model's float dtype."""
+        in 0..255 (uint8, or another integer dtype checked eagerly); vectors must be floats
+        (converted to the model's dtype, as TFP converts)."""
         x = tf.convert_to_tensor(x)  # no dtype_hint: it would cast floats to uint8
         shape, event = x.shape, self.example_shape
         if shape.rank is None or shape.rank < len(event) or \
@@ -265,11 +323,24 @@ class DensityModel(tfd.Distribution):
                              f"(any batch axes, then {event})")
         if self.dtype == tf.uint8:
             return _as_pixels(x)
-        if x.dtype != self.dtype:
-            raise InputError(f"this model takes {self.dtype.name} vectors, got "
-                             f"{x.dtype.name} (convert them, or load the model with "
-                             f"dtype='{x.dtype.name}' where it is a float dtype)")
-        return x
+        if not x.dtype.is_floating:
+            raise InputError(f"this model takes float vectors, got {x.dtype.name}")
+        return tf.cast(x, self.dtype)
+
+
+def _in_range(labels, n_classes):
+    """labels, checked to lie in 0..n_classes-1 (eagerly: InputError; in a graph: an
+    assertion)."""
+    message = f"labels must be in 0..{n_classes - 1} (the model has {n_classes} classes)"
+    if tf.executing_eagerly():
+        values = labels.numpy()
+        if values.size and (values.min() < 0 or values.max() >= n_classes):
+            raise InputError(f"{message}, got {values.min()}..{values.max()}")
+        return labels
+    with tf.control_dependencies([
+            tf.debugging.assert_non_negative(labels, message),
+            tf.debugging.assert_less(labels, tf.constant(n_classes, labels.dtype), message)]):
+        return tf.identity(labels)
 
 
 def _as_pixels(x):

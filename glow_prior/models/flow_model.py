@@ -9,7 +9,7 @@ float vectors. Inside, the flow maps its continuous input x_in to the latent z, 
 tfb.Invert(flow))` over x_in.
 
 * Images (n_bits_x set): x_in = x/n_bins - 0.5 + u in [-0.5, 0.5) (see
-  glow_prior.data.preprocess) and log-likelihoods are in OpenAI Glow's convention,
+  glow_prior.models.quantization) and log-likelihoods are in OpenAI Glow's convention,
 
       log-likelihood(x) = log p(x_in) - D log(n_bins)   [nats],
 
@@ -27,23 +27,50 @@ bin), so that decode(encode(x)) == x despite float rounding (decode floors x_in 
 bin).
 """
 import math
+import warnings
 
 import tensorflow as tf
 import tensorflow_probability as tfp
 
 from glow_prior.bijectors.multiscale import MultiScaleFlow
-from glow_prior.data import preprocess
+from glow_prior.models import quantization
 from glow_prior.errors import InputError
 from glow_prior.models.base import COMPONENTS, FLOW_TERMS, IMAGES, LEVELS, DensityModel
+from glow_prior.models.batch import Batch
 from glow_prior.seeds import seed_pair
 
 tfb = tfp.bijectors
 tfd = tfp.distributions
 
 
+class UninitializedWarning(UserWarning):
+    """A flow is trained before OpenAI's data-dependent init (FlowModel.initialize)."""
+
+
+class FlowInputDistribution(tfd.TransformedDistribution):
+    """A flow's density over its continuous input x_in (FlowModel.flow_distribution): a
+    TransformedDistribution that refuses integer arrays, which TFP would otherwise cast to
+    floats (uint8 pixels 0..255 read as x_in: a density far outside its domain)."""
+
+    def _checked(self, value):
+        dtype = getattr(value, "dtype", None)
+        if dtype is not None and not tf.as_dtype(dtype).is_floating:
+            raise InputError(f"flow_distribution is a density over the flow's continuous "
+                             f"input x_in in [-0.5, 0.5) (images: x / n_bins - 0.5 + noise), "
+                             f"not over {tf.as_dtype(dtype).name} pixels; score pixels with "
+                             "model.log_prob")
+        return value
+
+    def _call_log_prob(self, value, name, **kwargs):
+        return super()._call_log_prob(self._checked(value), name, **kwargs)
+
+    def _call_prob(self, value, name, **kwargs):
+        return super()._call_prob(self._checked(value), name, **kwargs)
+
+
 class FlowModel(DensityModel):
     """flow: image/vector -> flat latent bijector with `forward_and_log_det(x, labels)`;
-    prior: a glow_prior.priors.Prior; event_shape: shape of one input example; context:
+    prior: a glow_prior.models.priors.Prior; event_shape: shape of one input example; context:
     the FlowContext the flow's layers were built with; float_dtype: the precision it
     computes in (the weights stay float32 and are cast)."""
 
@@ -93,19 +120,28 @@ class FlowModel(DensityModel):
         return bool(getattr(self.flow, "class_conditional", False))
 
     @property
+    def n_classes(self):
+        """The classes of a class-conditional model (labels 0..n_classes-1), else None."""
+        return getattr(self.flow, "n_classes", None)
+
+    @property
     def flow_distribution(self):
-        """p(x_in) over the flow's continuous input space as a TFP TransformedDistribution
-        (images: x_in = x/n_bins - 0.5 + u, not pixel values; log p(x_in) - D log n_bins is
-        OpenAI's log-likelihood)."""
-        return tfd.TransformedDistribution(self.prior.distribution(self.float_dtype),
-                                           tfb.Invert(self.flow))
+        """p(x_in), the density over the flow's continuous input space, as a TFP
+        TransformedDistribution(prior, Invert(flow)).
+
+        Its domain is not pixels: for images x_in = x_n / n_bins - 0.5 + u in [-0.5, 0.5)^D
+        (x_n the pixels at n_bits_x, u the dequantisation noise; glow_prior.models.quantization),
+        and log p(x_in) - D log n_bins is OpenAI's log-likelihood; for vectors x_in = x.
+        It refuses integer input (pixels belong to `log_prob`)."""
+        return FlowInputDistribution(self.prior.distribution(self.float_dtype),
+                                     tfb.Invert(self.flow))
 
     @property
     def discretization_nats(self):
         """D log(n_bins): what separates the continuous density from OpenAI's objective."""
         if not self.discrete:
             return 0.0
-        return self.num_dims * math.log(preprocess.n_bins(self.n_bits_x))
+        return self.num_dims * math.log(quantization.n_bins(self.n_bits_x))
 
     def needs_initialization(self):
         return not bool(self.initialized.numpy())
@@ -114,7 +150,7 @@ class FlowModel(DensityModel):
     def flow_input(self, x, noise=None):
         if not self.discrete:
             return tf.cast(x, self.float_dtype)
-        return preprocess.to_flow_input(x, self.n_bits_x, noise, self.float_dtype)
+        return quantization.to_flow_input(x, self.n_bits_x, noise, self.float_dtype)
 
     def _flow_labels(self, labels):
         """Class labels reach the flow only if it is class-conditional."""
@@ -132,7 +168,7 @@ class FlowModel(DensityModel):
 
     def dequantization_noise(self, x, seed):
         """Uniform noise U[0, 1/n_bins) for pixel data (stateless: the seed fixes it)."""
-        return preprocess.uniform_noise(tf.shape(x), self.n_bits_x, seed_pair(seed),
+        return quantization.uniform_noise(tf.shape(x), self.n_bits_x, seed_pair(seed),
                                         self.float_dtype)
 
     def _test_noise(self, x, seed):
@@ -146,6 +182,11 @@ class FlowModel(DensityModel):
         """What training maximises: the assigned-component log-likelihood when the batch
         has components (mixture-prior training), else the prior's own density; pixel data
         is dequantised with the batch's noise, or noise drawn from `seed`."""
+        if tf.executing_eagerly() and self.needs_initialization():
+            warnings.warn("this flow has not been initialised from data: call "
+                          "model.initialize(x) on training examples before training (OpenAI's "
+                          "data-dependent actnorm init), or model.initialized.assign(True) to "
+                          "train from the current weights", UninitializedWarning, stacklevel=3)
         noise = batch.noise
         if self.discrete and noise is None:
             noise = self.dequantization_noise(batch.x, seed)
@@ -161,11 +202,23 @@ class FlowModel(DensityModel):
         _, z_top, _ = self.flow.encode(self.flow_input(batch.x, batch.noise), batch.labels)
         return self.classifier(tf.reduce_mean(z_top, axis=[1, 2]))
 
-    def initialize(self, batch):
-        """OpenAI's data-dependent init on one batch (eager), marked in `initialized`."""
+    def initialize(self, x, labels=None, seed=0):
+        """OpenAI's data-dependent init (eager): every actnorm layer sets its scale and bias
+        so that its output over these training examples has zero mean and unit variance,
+        in order from the input. x: examples (uint8 images or float vectors, a few hundred:
+        OpenAI uses 256) with `labels` for a class-conditional model, pixels dequantised
+        with noise drawn from `seed`; or a training Batch (glow_prior.models.batch). Marked
+        in `initialized` (saved in checkpoints). Training does this itself before its first
+        step; a model trained by hand should be initialised before its first step too."""
+        batch = x if isinstance(x, Batch) else self._init_batch(x, labels, seed)
         with self.context.data_dependent_init():
             self.encode_with_log_det(tf.convert_to_tensor(batch.x), batch.noise, batch.labels)
         self.initialized.assign(True)
+
+    def _init_batch(self, x, labels, seed):
+        x, labels, _, _ = self._flat_inputs(x, labels)
+        noise = self.dequantization_noise(x, seed) if self.discrete else None
+        return Batch(x, labels=labels, noise=noise)
 
     # ------------------------------------------------------- the distribution's parts
     def _log_likelihood(self, x, labels, seed):
@@ -218,12 +271,12 @@ class FlowModel(DensityModel):
         """Flat latents; pixel data without a noise seed sits at its bins' centres."""
         noise = self._test_noise(x, seed)
         if self.discrete and noise is None:
-            noise = preprocess.bin_centres(tf.shape(x), self.n_bits_x, self.float_dtype)
+            noise = quantization.bin_centres(tf.shape(x), self.n_bits_x, self.float_dtype)
         return self.encode_with_log_det(x, noise, labels)[0]
 
     def _decode(self, z, labels):
         x, _ = self.flow.inverse_and_log_det(z, labels=self._flow_labels(labels))
-        return preprocess.postprocess(x, self.n_bits_x) if self.discrete else x
+        return quantization.postprocess(x, self.n_bits_x) if self.discrete else x
 
     def _draw(self, n, seed, temperature, labels):
         """n samples at `temperature` (the prior's deviations scaled)."""

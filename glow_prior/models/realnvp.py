@@ -11,7 +11,7 @@ full resolution with horizontal masks (alternating parity), the cycle-mask (quad
 their mask comparison (App. I.1).
 
 Inputs pass through RealNVP's logit transform (logit_alpha > 0) first. The prior is any
-glow_prior.priors.Prior over the flat latent (factored-out parts first, then the top).
+glow_prior.models.priors.Prior over the flat latent (factored-out parts first, then the top).
 """
 import numpy as np
 

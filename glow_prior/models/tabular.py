@@ -3,7 +3,7 @@
 n_couplings VectorAffineCoupling layers with alternating half masks and MLP st-networks
 (Kirichenko et al. 2020, App. K.1: 8 couplings, 1 hidden layer of 256 units for UCI data,
 3 x 512 for embeddings; Kamoi et al. 2019, Section 3.1: 4 couplings on the synthetic
-mixtures). The prior is any glow_prior.priors.Prior over the D-dim latent.
+mixtures). The prior is any glow_prior.models.priors.Prior over the D-dim latent.
 """
 import numpy as np
 

@@ -38,7 +38,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 import tf_keras
 
-from glow_prior.data import preprocess
+from glow_prior.models import quantization
 from glow_prior.errors import InputError
 from glow_prior.models.base import COMPONENTS, ELBO_TERMS, IMAGES, POSTERIOR, DensityModel
 from glow_prior.seeds import seed_pair
@@ -157,13 +157,18 @@ def importance_log_likelihood(log_joint, proposal, n_samples, chunk, seed, extra
 class VAE(DensityModel):
     """The VAE with the interface of glow_prior.models.base: a distribution over uint8
     images. Its Keras layers compute in `float_dtype` (float32, or float64 for a copy of a
-    trained model's weights, glow_prior.models.registry.load_model)."""
+    trained model's weights, glow_prior.runs.load.load_model)."""
 
     conditional = False
     dequantized = False
     discrete = True
 
     def __init__(self, config, prior, float_dtype="float32", name="vae"):
+        if config.latent_dim < 1:
+            raise InputError("VAEConfig.latent_dim is 0, which means 'the paper's size for the "
+                             "data' (50 for 28x28 images, 100 for 32x32): build the VAE with "
+                             "glow_prior.build(VAEConfig(...), example_shape=...), or give "
+                             "latent_dim")
         super().__init__(config.image_shape, True, float_dtype, name)
         if prior.latent_size != config.latent_dim:
             raise InputError(f"prior over {prior.latent_size} dims, latent has "
@@ -189,7 +194,7 @@ class VAE(DensityModel):
     def posterior_parameters(self, x_uint8, training=False, encoder=None):
         """(mean, log-variance) of q(z|x) from `encoder` (default: the model's own; likelihood
         regret passes per-example copies)."""
-        x = preprocess.to_flow_input(x_uint8, 8, dtype=self.float_dtype)
+        x = quantization.to_flow_input(x_uint8, 8, dtype=self.float_dtype)
         h = (encoder or self.encoder)(x, training=training)
         return tuple(tf.split(h, 2, axis=-1))
 

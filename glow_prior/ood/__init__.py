@@ -5,9 +5,12 @@
   WAIC, DoSE, mixture-component and per-level scores), regret (likelihood regret), latent
   (goodness of fit of z to the prior), gradients (score statistic, Fisher-combined test,
   layer-wise gradient norms);
+* metrics: AUROC, AUPR and FPR@95 (scikit-learn), both positive-class conventions;
 * evaluate: every requested score on the same sets, with metrics -> OODResult;
-* report: ood_report.json/.md, ood_scores.npz and figures from an OODResult;
-* detector: a fitted score with a threshold, alibi-detect's predict output, save/load.
+* detector: a fitted score with a threshold, alibi-detect's predict output.
+
+Writing reports is glow_prior.reports.ood_report's job; saving detectors with their run,
+glow_prior.runs.detectors'.
 
 Importing this package registers every score above; a score defined elsewhere joins them
 with `@glow_prior.ood.register`.
@@ -19,9 +22,7 @@ from glow_prior.ood import latent  # noqa: F401  isort: skip
 from glow_prior.ood import gradients  # noqa: F401  isort: skip
 from glow_prior.ood.base import SCORES, Score, ScoreInputs, available, register, requested
 from glow_prior.ood.detector import Detector
-from glow_prior.ood.evaluate import OODResult, ScoreOptions, evaluate_logdir, evaluate_run
-from glow_prior.ood.report import report_markdown, write_report
+from glow_prior.ood.evaluate import OODResult, ScoreOptions, evaluate_arrays, evaluate_run
 
 __all__ = ["Detector", "OODResult", "SCORES", "Score", "ScoreInputs", "ScoreOptions",
-           "available", "evaluate_logdir", "evaluate_run", "register", "report_markdown",
-           "requested", "write_report"]
+           "available", "evaluate_arrays", "evaluate_run", "register", "requested"]

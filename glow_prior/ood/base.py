@@ -26,7 +26,7 @@ per-example gradients; `fit` sees the training-distribution sets.
 """
 import numpy as np
 
-from glow_prior import evaluation
+from glow_prior.models import scoring
 from glow_prior.errors import InputError
 from glow_prior.models.base import COMPONENTS, FLOW_TERMS, IMAGES, LEVELS, POSTERIOR
 
@@ -67,6 +67,10 @@ class Score:
     def fit(self, inputs):
         """Fits what the score learns from training-distribution data (default: nothing)."""
 
+    def fitted(self):
+        """What `fit` learned that a report shows ({name: JSON value}), or {} (default)."""
+        return {}
+
     def compute(self, inputs, set_name):
         """Per-example values for the set (one output), or {output: values}."""
         raise NotImplementedError
@@ -90,6 +94,11 @@ class Score:
         if not isinstance(result, dict):
             result = {self.name: result}
         return {key: np.asarray(value, np.float64) for key, value in result.items()}
+
+    def output_values(self, inputs, set_name, output):
+        """One output's float64 values for the set (what a detector thresholds); scores
+        whose other outputs cost more or need more examples compute only this one."""
+        return self.values(inputs, set_name)[output]
 
     @classmethod
     def missing(cls, model, background=False, ensemble=False):
@@ -149,15 +158,18 @@ class ScoreInputs:
     """What scores read (see the module docstring).
 
     model: the evaluated model; sets: {name: (examples, labels or None)} with at least
-    "train" and "test" ("reference": held-out training-distribution examples, when the
-    run has them); batch_size, seed, dequantize: as for glow_prior.evaluation.statistics;
-    background: a background model or None; ensemble: models of the same config;
-    options: a dict of score settings (e.g. regret_steps)."""
+    "train" ("reference": held-out training-distribution examples, when the run has them);
+    scored_sets: the names of the sets scores are computed on, in order (a set's position
+    seeds what a score draws for it); batch_size, seed, dequantize: as for
+    glow_prior.models.scoring.statistics; background: a background model or None;
+    ensemble: models of the same config; options: a dict of score settings (e.g.
+    regret_steps)."""
 
-    def __init__(self, model, sets, batch_size=256, seed=0, dequantize=True, background=None,
-                 ensemble=(), options=None):
+    def __init__(self, model, sets, scored_sets=("test",), batch_size=256, seed=0,
+                 dequantize=True, background=None, ensemble=(), options=None):
         self.model = model
         self.sets = dict(sets)
+        self.scored_sets = list(scored_sets)
         self.batch_size, self.seed, self.dequantize = batch_size, seed, dequantize
         self.background = background
         self.ensemble = tuple(ensemble)
@@ -182,8 +194,8 @@ class ScoreInputs:
         return "reference" if "reference" in self.sets else "train"
 
     def statistics_of(self, model, set_name):
-        """model.statistics over the set, batched as in glow_prior.evaluation."""
-        return self._cached(("statistics", id(model), set_name), lambda: evaluation.statistics(
+        """model.statistics over the set, batched as in glow_prior.models.scoring."""
+        return self._cached(("statistics", id(model), set_name), lambda: scoring.statistics(
             model, self.examples(set_name), self.batch_size, self.seed, self.dequantize,
             self.labels(set_name)))
 
@@ -203,7 +215,7 @@ class ScoreInputs:
 
     def latents(self, set_name):
         """Latents z of the set, with the same dequantisation noise as its statistics."""
-        return self._cached(("latents", set_name), lambda: evaluation.encode(
+        return self._cached(("latents", set_name), lambda: scoring.encode(
             self.model, self.examples(set_name), self.batch_size, self.seed, self.dequantize,
             self.labels(set_name)))
 

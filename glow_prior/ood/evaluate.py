@@ -1,11 +1,11 @@
 """Evaluating a model as an OOD detector: every requested score on the same sets, metrics,
 and the data behind the figures, returned as an `OODResult` (writing it is
-glow_prior.ood.report's job).
+glow_prior.reports.ood_report's job).
 
 The model's per-example statistics are computed once per set (in-distribution train and
 test, every OOD set, and held-out training examples where the run has them); each score
 (glow_prior.ood.base) reads them, and every score is evaluated with the same metrics
-(glow_prior.metrics: AUROC, AUPR_IN, AUPR_OUT, FPR@95 with OOD positive as OpenOOD, and
+(glow_prior.ood.metrics: AUROC, AUPR_IN, AUPR_OUT, FPR@95 with OOD positive as OpenOOD, and
 FPR at 95% TPR with in-distribution positive) on the same examples.
 """
 import dataclasses
@@ -13,12 +13,13 @@ import time
 
 import numpy as np
 
-from glow_prior import data, evaluation, metrics
+from glow_prior.models import scoring
+from glow_prior.ood import metrics
 from glow_prior.errors import InputError
 from glow_prior.models.base import IMAGES, POSTERIOR
-from glow_prior.models.registry import load_model
-from glow_prior.objectives import bits_per_dim
+from glow_prior.models.scoring import bits_per_dim
 from glow_prior.ood import base
+from glow_prior.tables import markdown_table
 
 GRID_IMAGES = 16  # images per row of the "images behind the numbers" figure
 
@@ -48,8 +49,9 @@ class OODResult:
     sets: {name: number of examples}; ood_names: the OOD sets in order; log_likelihoods:
     {set: per-example log-likelihood}; scores: {output: {set: values}} for the scored sets
     (test and OOD); metrics: {output: {OOD set: metrics}}; scorers: the Score instances
-    (in report order) and `timings` their cost in seconds; figures: {name: data} for the
-    report's figures (glow_prior.ood.report)."""
+    (in report order) and `timings` their cost in seconds; fitted: {score: what its fit
+    learned} for the scores that report it (typicality's entropy); figures: {name: data}
+    for the report's figures (glow_prior.reports.ood_report)."""
 
     num_dims: int
     seed: int
@@ -62,8 +64,7 @@ class OODResult:
     metrics: dict
     scorers: list
     timings: dict
-    entropy: float = None
-    reference: str = ""
+    fitted: dict = dataclasses.field(default_factory=dict)
     figures: dict = dataclasses.field(default_factory=dict)
     analyses: dict = dataclasses.field(default_factory=dict)
 
@@ -76,10 +77,16 @@ class OODResult:
         """AUROC of one score output against an OOD set (default: the first)."""
         return self.metrics[output][ood or self.ood_names[0]]["auroc"]
 
-    def table(self):
-        """The report's markdown (glow_prior.ood.report.report_markdown)."""
-        from glow_prior.ood.report import report_dict, report_markdown  # pylint: disable=import-outside-toplevel
-        return report_markdown(report_dict(self))
+    def table(self, ood=None):
+        """Markdown: every score output's AUROC, AUPR_IN, AUPR_OUT and both FPR@95
+        conventions against one OOD set (default: each in turn)."""
+        lines = []
+        for name in [ood] if ood else self.ood_names:
+            lines += ["", f"Against {name} ({base.ORIENTATION}):", ""]
+            lines += markdown_table(["score", *metrics.METRIC_HEADER],
+                                    [[output, *metrics.metric_row(entries[name])]
+                                     for output, entries in self.metrics.items()])
+        return "\n".join(lines).strip("\n")
 
     def best_score(self, ood_name):
         """The output with the highest AUROC against `ood_name` (per-example outputs)."""
@@ -107,10 +114,10 @@ def evaluate_run(model, train, test, ood_sets, batch_size=256, seed=0, dequantiz
         sets[name] = subset(ood, n_eval, seed + 2 + index)
     if options.reference is not None:
         sets["reference"] = subset(options.reference, n_eval, seed + 99)
-    inputs = base.ScoreInputs(model, sets, batch_size, seed, dequantize, options.background,
-                              options.ensemble, {"regret_steps": options.regret_steps,
-                                                 "regret_lr": options.regret_lr})
-    inputs.scored_sets = ["test", *ood_sets]
+    inputs = base.ScoreInputs(model, sets, ["test", *ood_sets], batch_size, seed, dequantize,
+                              options.background, options.ensemble,
+                              {"regret_steps": options.regret_steps,
+                               "regret_lr": options.regret_lr})
     log_likelihoods = {name: inputs.log_likelihood(name) for name in
                        ("train", "test", *ood_sets)}
     values, timings = {}, {}
@@ -127,12 +134,8 @@ def evaluate_run(model, train, test, ood_sets, batch_size=256, seed=0, dequantiz
         ood_names=list(ood_sets), log_likelihoods=log_likelihoods, scores=values,
         metrics={output: {ood: metrics.ood_metrics(per_set["test"], per_set[ood])
                           for ood in ood_sets} for output, per_set in values.items()},
-        scorers=scorers, timings=timings)
-    typicality = next((s for s in scorers if s.name == "typicality"), None)
-    if typicality is not None:
-        result.entropy = typicality.entropy
-        result.reference = ("held-out training examples" if "reference" in sets
-                            else "the training examples scored")
+        scorers=scorers, timings=timings,
+        fitted={s.name: s.fitted() for s in scorers if s.fitted()})
     result.figures = figure_data(model, inputs, result)
     if model.supports(POSTERIOR) and ood_sets:
         result.analyses["second_order"] = second_order_analysis(
@@ -182,7 +185,7 @@ def evaluate_arrays(model, in_distribution, ood, scores=("default",), train=None
 
 
 def figure_data(model, inputs, result):
-    """The arrays behind the report's figures (glow_prior.ood.report draws them)."""
+    """The arrays behind the report's figures (glow_prior.reports.ood_report draws them)."""
     figures = {"log_likelihoods": result.log_likelihoods}
     if result.ood_names:
         figures["roc_curves"] = {ood: {name: metrics.roc_curve(per_set["test"], per_set[ood])
@@ -253,7 +256,7 @@ def second_order_analysis(model, in_x, ood_x, ood_name, batch_size, seed=0):
     mean_images = model.decode(means).numpy().astype(np.float64) / 255.0
     per_pixel, summary = {}, {}
     for label, x in (("in", in_x), (ood_name, ood_x)):
-        codes = evaluation.encode(model, x, batch_size, seed)
+        codes = scoring.encode(model, x, batch_size, seed)
         nearest = np.argmin(((codes[:, None, :] - means[None]) ** 2).sum(-1), axis=1)
         pixels = x.astype(np.float64) / 255.0
         for k in np.unique(nearest):
@@ -265,36 +268,3 @@ def second_order_analysis(model, in_x, ood_x, ood_name, batch_size, seed=0):
         per_pixel[f"{label} variance"] = variance
         summary[f"{label}_mean_pixel_variance"] = float(variance.mean())
     return {"summary": summary, "per_pixel": per_pixel}
-
-
-def _companion(logdir, spec, what, use_polyak):
-    """A model for another run of the same architecture (background model, ensemble
-    member); its seed may differ, nothing else of the architecture."""
-    model, other = load_model(logdir, use_polyak=use_polyak)
-    if other.model != spec.model or \
-            other.architecture.replace(seed=0) != spec.architecture.replace(seed=0):
-        raise InputError(f"{what} {logdir} is a {other.model} of another architecture than "
-                         f"the evaluated run; it must share the architecture")
-    return model
-
-
-def evaluate_logdir(options):
-    """evaluate_ood's computation for its options (glow_prior.apps.evaluate_ood):
-    (OODResult, the run's spec)."""
-    model, spec = load_model(options.logdir, use_polyak=options.use_polyak)
-    if options.importance_samples and hasattr(model, "importance_samples"):
-        model.importance_samples = options.importance_samples
-    train, test, ood_sets = data.evaluation_sets(spec, options.ood_datasets,
-                                                 options.data_dir, options.dataset)
-    score_options = ScoreOptions(
-        which=tuple(options.scores),
-        reference=data.held_out_training(spec.data) if spec.data_kind == "images" else None,
-        background=_companion(options.background_logdir, spec, "--background_logdir",
-                              options.use_polyak) if options.background_logdir else None,
-        ensemble=tuple(_companion(d, spec, "ensemble member", options.use_polyak)
-                       for d in options.ensemble_logdirs),
-        regret_steps=options.regret_steps, regret_lr=options.regret_lr)
-    result = evaluate_run(model, train, test, ood_sets, options.batch_size, options.seed,
-                          options.dequantization == "uniform", options.n_eval, score_options)
-    return result, spec
-

@@ -26,7 +26,7 @@ import numpy as np
 import scipy.stats
 import tensorflow as tf
 
-from glow_prior import evaluation
+from glow_prior.models import scoring
 from glow_prior.models.base import POSTERIOR
 from glow_prior.ood.base import Score, register
 
@@ -70,7 +70,7 @@ class PerExampleGradients:
             stop = start + GRADIENT_BATCH
             batch_labels = None if labels is None else tf.constant(labels[start:stop])
             n, w, t = self._batch(tf.constant(x[start:stop]), batch_labels,
-                                  evaluation.batch_seed(self.model, seed, start, dequantize),
+                                  scoring.batch_seed(self.model, seed, start, dequantize),
                                   weights)
             norms.append(n.numpy())
             weighted.append(w.numpy())

@@ -22,7 +22,7 @@ import scipy.stats
 
 from glow_prior.models.base import FLOW_TERMS
 from glow_prior.ood.base import Score, register
-from glow_prior.priors import generalized_normal_scale
+from glow_prior.models.priors import generalized_normal_scale
 
 
 def residuals(prior, z, component_log_likelihood=None):

@@ -178,10 +178,22 @@ class Typicality(Score):
 
     def fit(self, inputs):
         self.entropy = -float(np.mean(inputs.log_likelihood(inputs.reference_set())))
+        self.reference_set = inputs.reference_set()
+
+    def fitted(self):
+        where = ("held-out training examples" if self.reference_set == "reference"
+                 else "the training examples scored")
+        return {"entropy_nats": self.entropy, "reference": where}
 
     def graph_values(self, model, statistics, background=None):
         log_likelihood = tf.cast(statistics["log_likelihood"], tf.float64)
         return {self.name: -tf.abs(-log_likelihood - self.entropy)}
+
+    def output_values(self, inputs, set_name, output):
+        if output == self.name:  # per example: no batch test (which needs whole batches)
+            return np.asarray(typicality(inputs.log_likelihood(set_name), self.entropy),
+                              np.float64)
+        return super().output_values(inputs, set_name, output)
 
     def compute(self, inputs, set_name):
         log_likelihood = inputs.log_likelihood(set_name)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from glow_prior.batches import Batch
+from glow_prior.models.batch import Batch
 from glow_prior.bijectors.actnorm import ActNorm
 from glow_prior.bijectors.base import FlowContext
 from glow_prior.bijectors.conditioners import GlowCouplingNet
@@ -25,16 +25,10 @@ from glow_prior.bijectors.permutations import (
 from glow_prior.bijectors.squeeze import Squeeze, squeeze2d, unsqueeze2d
 from glow_prior.config import GlowConfig, PriorConfig
 from glow_prior.models.glow import build_glow
-from glow_prior.priors import build_prior
+from glow_prior.models.priors import build_prior
+from tests.conftest import randomize
 
 RNG = np.random.RandomState(0)
-
-
-def randomize(module, scale=0.1, seed=0):
-    """Non-trivial weights everywhere (zero-initialised convs would make layers identity)."""
-    rng = np.random.default_rng(seed)
-    for variable in module.trainable_variables:
-        variable.assign(variable + rng.normal(0, scale, variable.shape).astype(np.float32))
 
 
 def brute_force_log_det(function, x):

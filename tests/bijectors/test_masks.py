@@ -12,8 +12,9 @@ from glow_prior.bijectors.couplings import Coupling, MaskPair, TanhScale
 from glow_prior.bijectors.logit import LogitPreprocess
 from glow_prior.config import PriorConfig, RealNVPConfig
 from glow_prior.models.realnvp import build_realnvp
-from glow_prior.priors import build_prior
-from tests.bijectors.test_glow_bijectors import brute_force_log_det, randomize
+from glow_prior.models.priors import build_prior
+from tests.bijectors.test_glow_bijectors import brute_force_log_det
+from tests.conftest import randomize
 
 SHAPE = (4, 4, 2)
 MASK_PAIRS = {

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from glow_prior.batches import Batch
+from glow_prior.models.batch import Batch
 from glow_prior.config import (
     GlowConfig,
     PriorConfig,
@@ -25,9 +25,10 @@ from glow_prior.config import (
     TabularFlowConfig,
 )
 from glow_prior.models.registry import build_model
-from glow_prior.objectives import MaximumLikelihood, NegativeTraining
-from glow_prior.weights import assign_by_name, values_by_name
-from tests.test_tfp_conformance import randomize, run_spec
+from glow_prior.training.objectives import MaximumLikelihood, NegativeTraining
+from glow_prior.models.weights import assign_by_name, values_by_name
+from tests.conftest import randomize
+from tests.models.test_tfp_conformance import run_spec
 
 
 GLOW = dict(image_shape=(8, 8, 1), n_levels=2, depth=2, width=8)
@@ -135,8 +136,8 @@ def test_mixed_precision_with_gradient_checkpointing():
 
 MEMORY_PROBE = """
 import json, sys
-from glow_prior import benchmark
-records = [benchmark._measure_memory(dict(n_levels=1, depth=depth, width=32, image_size=16,
+from glow_prior.benchmark import measure
+records = [measure.measure_memory(dict(n_levels=1, depth=depth, width=32, image_size=16,
                                           channels=3, batch=16, steps=1,
                                           gradient_checkpointing=checkpointing))
            for depth in (2, 8) for checkpointing in (False, True)]
@@ -147,7 +148,7 @@ print(json.dumps(records))
 @pytest.mark.slow
 def test_a_training_steps_activations_stay_flat_in_depth_with_checkpointing():
     """TensorFlow's BFC allocator counts every tensor a Trainer step holds above the model's
-    state (benchmark._measure_memory). Standard backprop keeps every step's activations, so
+    state (glow_prior.benchmark.measure.measure_memory). Standard backprop keeps every step's activations, so
     going from depth 2 to 8 roughly quadruples them; by inversion only one step's are alive
     at a time (plus the chain's input and output and the weights' gradients), so they
     barely grow (measured: 1.20 -> 4.41 MB standard, 0.79 -> 1.04 MB by inversion). Without ordering the

@@ -3,22 +3,23 @@ import pytest
 import tensorflow as tf
 
 from glow_prior.data import preprocess
+from glow_prior.models import quantization
 from glow_prior.data.synthetic import ood_gaussian, two_mode_mixture
 
 
 def test_flow_input_follows_openai():
     x = np.array([0, 1, 128, 255], np.uint8).reshape(1, 2, 2, 1)
-    np.testing.assert_allclose(preprocess.to_flow_input(x, 8), x / 256.0 - 0.5)
+    np.testing.assert_allclose(quantization.to_flow_input(x, 8), x / 256.0 - 0.5)
     # n_bits_x = 5: floor(x / 8) / 32 - 0.5
-    np.testing.assert_allclose(preprocess.to_flow_input(x, 5), np.floor(x / 8.0) / 32 - 0.5)
+    np.testing.assert_allclose(quantization.to_flow_input(x, 5), np.floor(x / 8.0) / 32 - 0.5)
 
 
 @pytest.mark.parametrize("n_bits", [8, 5])
 def test_postprocess_inverts_dequantised_input(n_bits):
     x = np.random.default_rng(0).integers(0, 256, (4, 6, 6, 3), dtype=np.uint8)
-    noise = preprocess.uniform_noise(x.shape, n_bits, seed=(1, 2))
+    noise = quantization.uniform_noise(x.shape, n_bits, seed=(1, 2))
     assert 0 <= float(tf.reduce_min(noise)) and float(tf.reduce_max(noise)) < 1 / 2 ** n_bits
-    restored = preprocess.postprocess(preprocess.to_flow_input(x, n_bits, noise), n_bits)
+    restored = quantization.postprocess(quantization.to_flow_input(x, n_bits, noise), n_bits)
     step = 2 ** (8 - n_bits)
     np.testing.assert_array_equal(restored.numpy(), (x // step) * step)
 

@@ -8,10 +8,10 @@ import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from glow_prior.batches import Batch
+from glow_prior.models.batch import Batch
 from glow_prior.config import PriorConfig, VAEConfig
 from glow_prior.models.vae import VAE, importance_log_likelihood
-from glow_prior.priors import build_prior
+from glow_prior.models.priors import build_prior
 
 tfd = tfp.distributions
 RNG = np.random.default_rng(0)

@@ -16,7 +16,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import OneClassSVM
 
 from glow_prior import ood
-from glow_prior.batches import Batch
+from glow_prior.models.batch import Batch
 from glow_prior.config import (
     DataConfig,
     GlowConfig,
@@ -33,7 +33,7 @@ from glow_prior.models.base import LEVELS
 from glow_prior.models.registry import build_model
 from glow_prior.ood import likelihood as scores
 from glow_prior.ood.regret import RegretOptimizer
-from tests.bijectors.test_glow_bijectors import randomize
+from tests.conftest import randomize
 
 
 def _spec(model, architecture, prior=PriorConfig()):

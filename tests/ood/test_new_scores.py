@@ -31,8 +31,8 @@ from glow_prior.config import (
 from glow_prior.data.tabular import VectorSet
 from glow_prior.models.registry import build_model
 from glow_prior.ood import gradients, latent, likelihood
-from glow_prior.priors import generalized_normal_scale
-from tests.test_tfp_conformance import randomize
+from glow_prior.models.priors import generalized_normal_scale
+from tests.conftest import randomize
 
 
 def _tabular(prior=PriorConfig(), float_dtype="float32", num_dims=3):
@@ -49,8 +49,8 @@ def _vectors(n, seed, dtype=np.float32, scale=1.0):
 
 def _inputs(model, sets, seed=0):
     inputs = ood.ScoreInputs(model, {name: (s.x, None) for name, s in sets.items()},
+                             [name for name in sets if name != "train"],
                              batch_size=7, seed=seed)
-    inputs.scored_sets = [name for name in sets if name != "train"]
     return inputs
 
 
@@ -184,8 +184,8 @@ def test_level_likelihood_ratio_by_hand():
                    prior=PriorConfig(), data=DataConfig(), training=TrainConfig())
     model = randomize(build_model(spec), scale=0.05)
     x = np.random.default_rng(0).integers(0, 256, (5, 8, 8, 1), dtype=np.uint8)
-    inputs = ood.ScoreInputs(model, {"train": (x, None), "test": (x, None)}, batch_size=5)
-    inputs.scored_sets = ["test"]
+    inputs = ood.ScoreInputs(model, {"train": (x, None), "test": (x, None)}, ["test"],
+                             batch_size=5)
     values = ood.requested(model, ["level_llr"])[0].values(inputs, "test")
     stats = model.statistics(x, seed=(0, 0))
     sizes = [h * w * c for h, w, c in model.flow.latent_shapes]  # [32, 16, 16]
