@@ -5,7 +5,7 @@
   `shuffle/indices` and `shuffle/indices_inverse` as in OpenAI's checkpoints.
 * 2, Invertible1x1Conv: z <- z W for W [C, C] indexed [in, out] (OpenAI's layout),
   log|det J| = H * W * log|det W|, computed in float64 as OpenAI does; the inverse map
-  uses W^-1 computed in the input's dtype (float64 inputs: inverted in float64). W starts
+  uses W^-1 computed in float64 and rounded to the input's dtype. W starts
   as a random orthogonal matrix (QR of a Gaussian). With `lu=True` the LU parameterisation
   of the Glow paper (section 3.2): W = P (L + I) (U + diag(sign_s exp(log_s))),
   log|det W| = sum log_s.
@@ -90,7 +90,10 @@ class _LastAxisMatrix(FlowBijector):
         return _matmul_last_axis(x, self.matrix(x.dtype)), tf.fill([tf.shape(x)[0]], log_det)
 
     def inverse_flat(self, y):
-        inverse = tf.linalg.inv(self.matrix(y.dtype))
+        # W^-1 is computed in float64 and rounded once to y's dtype (OpenAI's LU code does
+        # the same): a float32 inversion adds the matrix's condition number times float32's
+        # round-off to every inverse, which backprop by inversion and decode then carry.
+        inverse = tf.cast(tf.linalg.inv(self.matrix(tf.float64)), y.dtype)
         log_det = -self.log_abs_det(y.dtype) * _positions(y)
         return _matmul_last_axis(y, inverse), tf.fill([tf.shape(y)[0]], log_det)
 

@@ -178,7 +178,13 @@ def export(model, spec, export_dir, seed=0, detector=None, overwrite=False):
     module = ExportModule(model, seed, detector)
     signatures = module.signatures()
     with files.staged_directory(export_dir, overwrite=overwrite) as staging:
-        tf.saved_model.save(module, staging, signatures=signatures)
+        try:
+            tf.saved_model.save(module, staging, signatures=signatures)
+        except tf.errors.OpError as error:  # TensorFlow's own I/O errors (full disk, ...)
+            raise files.FileSystemError(
+                f"cannot export the SavedModel to {export_dir}: TensorFlow could not write it "
+                f"({error.message.strip().splitlines()[0]}); if the disk is full, free space "
+                "and rerun (nothing was left behind)") from error
         files.write_json(os.path.join(staging, EXTRA_DIR, "hparams.json"), {
             **spec.to_dict(), "signatures": sorted(signatures), "num_dims": model.num_dims,
             "bits_per_dim_denominator": model.num_dims * math.log(2.0),

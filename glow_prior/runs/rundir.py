@@ -45,6 +45,7 @@ HPARAMS_FILE = "hparams.json"
 CHECKPOINT_DIR = "checkpoints"
 LOCK_FILE = ".lock"
 MAX_CHECKPOINTS = 3
+LOGS = ("train.txt", "test.txt")
 
 
 def verify_checkpoint(prefix):
@@ -137,6 +138,9 @@ class RunDir:
         resumed."""
         checkpoint, rebuilt, notes = self.find_checkpoint(resume_from)
         logged = self.read_log("train.txt")
+        notes = notes + [f"{self.file(name)}: its last line was cut off (a process killed "
+                         "while writing it); the line is dropped and the run resumes from its "
+                         "checkpoint" for name in LOGS if self.last_line_truncated(name)]
         if not self.has_spec:
             if checkpoint or logged:
                 raise RunDirError(
@@ -145,6 +149,9 @@ class RunDir:
                     "--logdir (or restore the record)")
             return TrainingPlan(spec)
         stored = self.read_spec()
+        if stored.extra:
+            notes.append(f"{self.file(HPARAMS_FILE)} holds settings this version does not know "
+                         f"({', '.join(sorted(stored.extra))}); they are kept as they are")
         step = checkpoint_step(checkpoint) if checkpoint else 0
         spec = stored.with_changes(spec, allowed_changes, step)
         if checkpoint is None and logged:
@@ -231,9 +238,15 @@ class RunDir:
             raise RunDirError(f"{self.path} is in use by another training process (PID "
                               f"{holder}); wait for it to end or stop it, or use another "
                               "--logdir") from error
-        os.ftruncate(descriptor, 0)
-        os.write(descriptor, str(os.getpid()).encode())
         self._lock_fd = descriptor
+        try:
+            with files.on_user_path(self.file(LOCK_FILE), "write the training process's PID "
+                                    "into the run directory's lock"):
+                os.ftruncate(descriptor, 0)
+                os.write(descriptor, str(os.getpid()).encode())
+        except files.FileSystemError:
+            self.close()
+            raise
         return self
 
     def close(self):
@@ -270,6 +283,20 @@ class RunDir:
             with open(self.file(name), "a") as f:
                 f.write(json.dumps(record) + "\n")
 
+    def last_line_truncated(self, name):
+        """Whether the log's last line is not a whole JSON record (a killed writer's)."""
+        path = self.file(name)
+        if not os.path.exists(path):
+            return False
+        with files.on_user_path(path, "read the log"):
+            with open(path) as f:
+                lines = [line for line in f.read().split("\n") if line.strip()]
+        try:
+            json.loads(lines[-1]) if lines else None
+        except json.JSONDecodeError:
+            return True
+        return False
+
     def read_log(self, name):
         """The log's records. A truncated last line (a process killed while appending) is
         dropped; a damaged line before it is an error naming the file and line."""
@@ -290,11 +317,11 @@ class RunDir:
                                   "the log is damaged") from error
         return records
 
-    def truncate_logs(self, step, names=("train.txt", "test.txt")):
+    def truncate_logs(self, step, names=None):
         """Drops log lines written after `step` (by a run killed after logging an epoch
         but before checkpointing it) and a truncated last line, so a resumed run logs each
         epoch once."""
-        for name in names:
+        for name in names or LOGS:
             if not os.path.exists(self.file(name)):
                 continue
             records = self.read_log(name)

@@ -71,7 +71,7 @@ from glow_prior.config import (
 from glow_prior.errors import InputError
 from glow_prior.models.glow import build_glow_flow, flow_step
 from glow_prior.models.realnvp import build_realnvp_flow
-from glow_prior.models.registry import build_model
+from glow_prior.models.registry import build, build_model
 from glow_prior.models.weights import assign_by_name, values_by_name
 from tests.conftest import randomize
 
@@ -161,6 +161,11 @@ def _inputs(name, batch_shape, dtype, seed=1):
     return tf.constant(x, dtype), labels
 
 
+def _fresh(tensor):
+    """A new tensor of the same values (not in TFP's bijector cache)."""
+    return tf.constant(tensor.numpy())
+
+
 def _kwargs(labels):
     return {} if labels is None else {"labels": labels}
 
@@ -177,9 +182,11 @@ def test_bijective_finite_and_batch_shaped(name, batch_shape, dtype):
     out_event = tuple(bijector.forward_event_shape(BIJECTORS[name][1]))
     assert tuple(y.shape) == (*batch_shape, *out_event) and y.dtype == dtype
     fldj = bijector.forward_log_det_jacobian(x, event_ndims=event_ndims, **kwargs)
-    ildj = bijector.inverse_log_det_jacobian(y, event_ndims=len(out_event), **kwargs)
     assert tuple(fldj.shape) == batch_shape and fldj.dtype == dtype
-    x_back = bijector.inverse(y, **kwargs)
+    # Fresh tensors: TFP caches a bijector's results by tensor, so inverse(forward(x)) of
+    # the same tensors would hand x back without computing anything.
+    x_back = bijector.inverse(_fresh(y), **kwargs)
+    ildj = bijector.inverse_log_det_jacobian(_fresh(y), event_ndims=len(out_event), **kwargs)
     for value in (y, fldj, ildj, x_back):
         assert np.all(np.isfinite(value.numpy()))
     np.testing.assert_allclose(x_back, x, atol=tolerance["round_trip"])
@@ -187,8 +194,9 @@ def test_bijective_finite_and_batch_shaped(name, batch_shape, dtype):
     np.testing.assert_allclose(-ildj, fldj, atol=tolerance["log_det"] * scale)
     # forward(inverse(y')) == y' at a point of the codomain that is not forward(x).
     y_other = bijector.forward(_inputs(name, batch_shape, dtype, seed=2)[0], **kwargs)
-    np.testing.assert_allclose(bijector.forward(bijector.inverse(y_other, **kwargs), **kwargs),
-                               y_other, atol=tolerance["round_trip"])
+    x_other = bijector.inverse(_fresh(y_other), **kwargs)
+    np.testing.assert_allclose(bijector.forward(_fresh(x_other), **kwargs), y_other,
+                               atol=tolerance["round_trip"])
     # Every example's values are those of the same example in one flat batch.
     flat_x = tf.reshape(x, (-1, *BIJECTORS[name][1]))
     flat_kwargs = _kwargs(None if labels is None else tf.reshape(labels, [-1]))
@@ -197,6 +205,72 @@ def test_bijective_finite_and_batch_shaped(name, batch_shape, dtype):
                                atol=tolerance["batch"])
     np.testing.assert_allclose(tf.reshape(fldj, [-1]), flat_log_det,
                                rtol=tolerance["batch"], atol=tolerance["batch"] * scale)
+
+
+def _assert_bijective_and_finite(bijector, x, y, event_ndims, tolerance, kwargs):
+    """TFP's bijector_test_util.assert_bijective_and_finite, step by step: x in the domain,
+    y in the codomain; inverse(forward(x)) == x, forward(inverse(y)) == y, the
+    log-determinants of both directions agree, and everything is finite. Fresh tensors
+    keep TFP's cache from answering; round trips to TFP's own Glow test's absolute 1e-4
+    in float32 (TOLERANCE), log-determinants relative to their size."""
+    inverse_ndims = len(bijector.forward_event_shape(x.shape[len(x.shape) - event_ndims:]))
+    f_x, g_y = bijector.forward(x, **kwargs), bijector.inverse(y, **kwargs)
+    x_from_x = bijector.inverse(_fresh(f_x), **kwargs)
+    y_from_y = bijector.forward(_fresh(g_y), **kwargs)
+    ildj_f_x = bijector.inverse_log_det_jacobian(_fresh(f_x), event_ndims=inverse_ndims,
+                                                 **kwargs)
+    fldj_x = bijector.forward_log_det_jacobian(x, event_ndims=event_ndims, **kwargs)
+    ildj_y = bijector.inverse_log_det_jacobian(y, event_ndims=inverse_ndims, **kwargs)
+    fldj_g_y = bijector.forward_log_det_jacobian(_fresh(g_y), event_ndims=event_ndims,
+                                                 **kwargs)
+    for value in (f_x, g_y, x_from_x, y_from_y, ildj_f_x, fldj_x, ildj_y, fldj_g_y):
+        assert np.all(np.isfinite(value.numpy()))
+    np.testing.assert_allclose(x_from_x, x, atol=tolerance["round_trip"], rtol=0)
+    np.testing.assert_allclose(y_from_y, y, atol=tolerance["round_trip"], rtol=0)
+    for inverse, forward in ((ildj_f_x, fldj_x), (ildj_y, fldj_g_y)):
+        scale = max(1.0, float(np.max(np.abs(forward))))
+        np.testing.assert_allclose(-inverse, forward, atol=tolerance["log_det"] * scale)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("name", sorted(BIJECTORS))
+def test_tfp_helper_on_normal_draws_through_tfp_chain(name, dtype):
+    """TFP's helper with y ~ N(0, 1) draws in the codomain (50 of them), through tfb.Chain
+    where the bijector takes no labels (TFP composes it)."""
+    bijector = _bijector(name)
+    x, labels = _inputs(name, (50,), dtype, seed=4)
+    out_event = tuple(bijector.forward_event_shape(BIJECTORS[name][1]))
+    y = tf.constant(np.random.default_rng(5).normal(size=(50, *out_event)), dtype)
+    subject = bijector if labels is not None else tfb.Chain([bijector])
+    _assert_bijective_and_finite(subject, x, y, len(BIJECTORS[name][1]), TOLERANCE[dtype],
+                                 _kwargs(labels))
+
+
+def _cpu_config_flow(name):
+    """The flow of a shipped CPU config's architecture after OpenAI's data-dependent init on
+    random pixels (an untrained model as training starts it)."""
+    kamoi = dict(n_levels=2, depth=4, width=32, flow_coupling=1, scale_offset=0.1,
+                 multiscale=False, three_axis_1x1=True)
+    configs = {"glow_kamoi": GlowConfig(**kamoi),
+               "glow_kamoi_lu": GlowConfig(**kamoi, lu_decomposed=True),
+               "glow_openai": GlowConfig(n_levels=2, depth=4, width=32, flow_coupling=1,
+                                         learntop=True),
+               "realnvp_baseline": RealNVPConfig(n_scales=2, st_blocks=2, st_width=16)}
+    model = build(configs[name], example_shape=(28, 28, 1))
+    model.initialize(np.random.default_rng(6).integers(0, 256, (64, 28, 28, 1), np.uint8))
+    return model.flow
+
+
+@pytest.mark.parametrize("name", ["glow_kamoi", "glow_kamoi_lu", "glow_openai",
+                                  "realnvp_baseline"])
+def test_tfp_helper_on_the_cpu_configs_flows(name):
+    """The same check on the flows the CPU configs train, in float32: x_in in the pixel
+    domain [-0.5, 0.5), y ~ N(0, 1) (what sampling feeds the inverse)."""
+    flow = tfb.Chain([_cpu_config_flow(name)])
+    rng = np.random.default_rng(7)
+    x = tf.constant(rng.uniform(-0.5, 0.5, (50, 28, 28, 1)), tf.float32)
+    y = tf.constant(rng.normal(size=(50, 784)), tf.float32)
+    _assert_bijective_and_finite(flow, x, y, 3, TOLERANCE[tf.float32], {})
 
 
 @pytest.mark.parametrize("name", sorted(BIJECTORS))

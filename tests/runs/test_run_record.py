@@ -95,7 +95,10 @@ def test_unknown_top_level_keys_survive_a_resume(tmp_path):
     record = json.loads(_record(run))
     record["written_by"] = {"version": "9.9", "notes": [1, 2]}
     (run / "hparams.json").write_text(json.dumps(record))
-    make_trainer(run, make_spec(epochs=2)).run()
+    trainer = make_trainer(run, make_spec(epochs=2))
+    assert any("holds settings this version does not know (written_by); they are kept" in note
+               for note in trainer.plan.notes), trainer.plan.notes
+    trainer.run()
     assert json.loads(_record(run))["written_by"] == {"version": "9.9", "notes": [1, 2]}
     assert RunSpec.from_dict(record).to_dict()["written_by"] == record["written_by"]
 
@@ -106,7 +109,9 @@ def test_a_truncated_last_log_line_and_a_leftover_pointer_file_are_handled(tmp_p
     with open(run / "train.txt", "a") as f:
         f.write('{"epoch": 2, "st')  # a process killed while appending
     (run / "checkpoints" / "checkpoint.tmp5f3a").write_text("")  # killed pointer update
-    make_trainer(run, make_spec(epochs=2)).run()
+    trainer = make_trainer(run, make_spec(epochs=2))
+    assert [note for note in trainer.plan.notes if "train.txt: its last line was cut off" in note]
+    trainer.run()
     assert [r["epoch"] for r in lines(run / "train.txt")] == [1, 2]
     assert not list((run / "checkpoints").glob("checkpoint.tmp*"))
     (run / "train.txt").write_text('{"epoch": 1}\nnot json\n{"epoch": 2}\n')
@@ -193,6 +198,41 @@ def test_exports_never_overwrite_silently_nor_mix(tmp_path):
                 files.write_text(os.path.join(first, "who"), "first")
     assert os.listdir(racing) == ["who"] and (racing / "who").read_text() == "first"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["export", "race"]  # no leftovers
+
+
+def test_a_disk_full_at_the_first_write_is_one_line(tmp_path, monkeypatch):
+    """0 bytes free: the first write is the training process's PID into the lock."""
+    real_write = os.write
+
+    def full(descriptor, data):
+        if os.readlink(f"/proc/self/fd/{descriptor}").endswith(".lock"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(descriptor, data)
+
+    monkeypatch.setattr(os, "write", full)
+    run = RunDir(tmp_path / "run")
+    with pytest.raises(FileSystemError, match=r"\.lock: the disk .* is full"):
+        run.lock()
+    monkeypatch.undo()
+    run.lock().close()  # the failed attempt released the lock
+
+
+def test_tensorflow_io_errors_while_exporting_are_one_line_and_leave_nothing(tmp_path,
+                                                                             monkeypatch):
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
+    from glow_prior.models.registry import build_model  # pylint: disable=import-outside-toplevel
+    from glow_prior.runs import export  # pylint: disable=import-outside-toplevel
+    spec = make_spec()
+
+    def full(module, directory, **kwargs):
+        open(os.path.join(directory, "variables.data-00000-of-00001"), "w").close()
+        raise tf.errors.ResourceExhaustedError(None, None, "No space left on device")
+
+    monkeypatch.setattr(tf.saved_model, "save", full)
+    with pytest.raises(FileSystemError, match="could not write it .No space left on device"):
+        export.export(build_model(spec), spec, str(tmp_path / "export"))
+    assert os.listdir(tmp_path) == []
 
 
 def test_a_full_disk_while_exporting_leaves_nothing(tmp_path, monkeypatch):
