@@ -35,7 +35,8 @@ from glow_prior.models.registry import build
 from glow_prior.ood.detector import Detector
 from glow_prior.ood.evaluate import evaluate_arrays
 from glow_prior.reports import visualize
-from glow_prior.runs import detectors, evaluate, export, openai_import
+from glow_prior.runs import detectors, export, openai_import
+from glow_prior.runs import evaluate as run_evaluation
 from glow_prior.runs.detectors import load_detector, save_detector
 from glow_prior.runs.load import load_model
 from glow_prior.runs.train import TrainingData, train_run
@@ -106,15 +107,19 @@ def train(model, logdir, data, *, labels=None, components=None, test_data=None,
 
 
 def evaluate(model, in_distribution, ood, scores=("default",), train=None, seed=0,
-             batch_size=256, dequantize=True, background=None, ensemble=(), reference=None):
+             batch_size=256, dequantize=True, background=None, ensemble=(), reference=None,
+             bootstrap_resamples=1000):
     """`model` as an OOD detector on arrays: every requested score's per-example values and
     AUROC, AUPR_IN, AUPR_OUT and FPR@95 against each OOD set (an OODResult: `.auroc(score)`,
-    `.table()`). in_distribution: test examples; ood: an array or {name: array}; scores:
+    `.interval(score)`, `.table()`: every metric with its 95% bootstrap interval from
+    `bootstrap_resamples` resamples, 0 for none). in_distribution: test examples; ood: an
+    array or {name: array}; scores:
     names, 'default' or 'all' (glow_prior.ood); train: training-distribution examples the
     scores fit on (default: a seeded half of in_distribution, the other half then being
     the test set). Labels, for class-conditional models, as (x, y) pairs."""
     return evaluate_arrays(model, in_distribution, ood, scores, train, seed, batch_size,
-                           dequantize, background, tuple(ensemble), reference)
+                           dequantize, background, tuple(ensemble), reference,
+                           bootstrap_resamples)
 
 
 def fit_detector(model, train, calibration, score="log_likelihood", tpr=0.95, **options):
@@ -137,7 +142,7 @@ def _file_labels(model, y, path):
 def evaluate_run(options):
     """evaluate_ood: the OOD evaluation of a run directory, written as its report
     (options: glow_prior.config.evaluation.EvaluateOptions); returns the report dict."""
-    return evaluate.evaluate_and_report(options)
+    return run_evaluation.evaluate_and_report(options)
 
 
 def fit_run_detector(options):

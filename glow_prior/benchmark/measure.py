@@ -112,12 +112,11 @@ def _timed(function, steps, warmup):
     return statistics.median(times)
 
 
-def _training_flops(trainer, batch):
+def _training_flops(graph):
     """Floating-point operations of one training step, counted by TensorFlow's profiler on
     the step's graph."""
     options = tf.compat.v1.profiler.ProfileOptionBuilder(
         tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()).with_empty_output().build()
-    graph = trainer.step.compute_graph(batch)
     return tf.compat.v1.profiler.profile(graph, options=options).total_float_ops
 
 
@@ -134,9 +133,7 @@ def _measure_train(model, architecture, batch_size, config, xla):
                            mixed_precision=config.get("mixed_precision", "none"))
         memory["after_build"] = rss_mb()
         batch = next(iter(trainer.stream.dataset(1)))
-        trainer._build_step()  # pylint: disable=protected-access
-        trainer._compute.get_concrete_function(  # pylint: disable=protected-access
-            batch, tf.constant(0, tf.int64))
+        graph = trainer.step.compute_graph(batch)  # traces the step
         memory["after_trace"] = rss_mb()
         trainer.train_step(batch)
         memory["after_first_step"] = rss_mb()
@@ -145,7 +142,7 @@ def _measure_train(model, architecture, batch_size, config, xla):
         result = {"images_per_s": batch_size / seconds, "seconds_per_step": seconds,
                   "memory_mb": memory}
         if not xla:
-            result["flops_per_step"] = _training_flops(trainer, batch)
+            result["flops_per_step"] = _training_flops(graph)
         return result
 
 

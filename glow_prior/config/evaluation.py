@@ -36,6 +36,9 @@ class EvaluateOptions(Config):
     regret_steps: int = option(100, "Likelihood regret: Adam steps re-optimising the "
                                "encoder per input.", lower=1)
     regret_lr: float = option(1e-4, "Likelihood regret: Adam learning rate.", lower=0.0)
+    bootstrap_resamples: int = option(1000, "Resamples of every metric's 95% bootstrap "
+                                      "interval (in-distribution and OOD test examples "
+                                      "resampled separately; 0: no intervals).", lower=0)
     threads: int = threads_option()
 
 

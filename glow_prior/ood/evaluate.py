@@ -32,7 +32,8 @@ class ScoreOptions:
     training-distribution examples held out from training (an ImageSet or VectorSet) for
     typicality's entropy, or None to use the training examples; background: a background
     model (likelihood ratio); ensemble: models of the same config with other seeds (WAIC);
-    regret_steps / regret_lr: likelihood regret."""
+    regret_steps / regret_lr: likelihood regret; bootstrap_resamples: resamples of every
+    metric's 95% confidence interval (glow_prior.ood.metrics; 0: none)."""
 
     which: tuple = ()
     reference: object = None
@@ -40,6 +41,7 @@ class ScoreOptions:
     ensemble: tuple = ()
     regret_steps: int = 100
     regret_lr: float = 1e-4
+    bootstrap_resamples: int = metrics.BOOTSTRAP_RESAMPLES
 
 
 @dataclasses.dataclass
@@ -50,8 +52,10 @@ class OODResult:
     {set: per-example log-likelihood}; scores: {output: {set: values}} for the scored sets
     (test and OOD); metrics: {output: {OOD set: metrics}}; scorers: the Score instances
     (in report order) and `timings` their cost in seconds; fitted: {score: what its fit
-    learned} for the scores that report it (typicality's entropy); figures: {name: data}
-    for the report's figures (glow_prior.reports.ood_report)."""
+    learned} for the scores that report it (typicality's entropy); intervals: {output: {OOD
+    set: {metric: [low, high]}}}, 95% bootstrap intervals of `metrics` from
+    `bootstrap_resamples` resamples; figures: {name: data} for the report's figures
+    (glow_prior.reports.ood_report)."""
 
     num_dims: int
     seed: int
@@ -65,6 +69,8 @@ class OODResult:
     scorers: list
     timings: dict
     fitted: dict = dataclasses.field(default_factory=dict)
+    intervals: dict = dataclasses.field(default_factory=dict)
+    bootstrap_resamples: int = 0
     figures: dict = dataclasses.field(default_factory=dict)
     analyses: dict = dataclasses.field(default_factory=dict)
 
@@ -77,14 +83,21 @@ class OODResult:
         """AUROC of one score output against an OOD set (default: the first)."""
         return self.metrics[output][ood or self.ood_names[0]]["auroc"]
 
+    def interval(self, output="log_likelihood", ood=None, metric="auroc"):
+        """[low, high]: the 95% bootstrap interval of a metric (default AUROC) of one score
+        output against an OOD set (default: the first)."""
+        return self.intervals[output][ood or self.ood_names[0]][metric]
+
     def table(self, ood=None):
         """Markdown: every score output's AUROC, AUPR_IN, AUPR_OUT and both FPR@95
-        conventions against one OOD set (default: each in turn)."""
+        conventions, each with its 95% interval, against one OOD set (default: each in
+        turn)."""
         lines = []
         for name in [ood] if ood else self.ood_names:
             lines += ["", f"Against {name} ({base.ORIENTATION}):", ""]
             lines += markdown_table(["score", *metrics.METRIC_HEADER],
-                                    [[output, *metrics.metric_row(entries[name])]
+                                    [[output, *metrics.metric_row(
+                                        entries[name], self.intervals.get(output, {}).get(name))]
                                      for output, entries in self.metrics.items()])
         return "\n".join(lines).strip("\n")
 
@@ -135,7 +148,11 @@ def evaluate_run(model, train, test, ood_sets, batch_size=256, seed=0, dequantiz
         metrics={output: {ood: metrics.ood_metrics(per_set["test"], per_set[ood])
                           for ood in ood_sets} for output, per_set in values.items()},
         scorers=scorers, timings=timings,
-        fitted={s.name: s.fitted() for s in scorers if s.fitted()})
+        fitted={s.name: s.fitted() for s in scorers if s.fitted()},
+        intervals={output: {ood: metrics.metric_intervals(
+            per_set["test"], per_set[ood], options.bootstrap_resamples, seed=seed)
+            for ood in ood_sets} for output, per_set in values.items()},
+        bootstrap_resamples=options.bootstrap_resamples)
     result.figures = figure_data(model, inputs, result)
     if model.supports(POSTERIOR) and ood_sets:
         result.analyses["second_order"] = second_order_analysis(
@@ -159,7 +176,7 @@ class Examples:
 
 def evaluate_arrays(model, in_distribution, ood, scores=("default",), train=None, seed=0,
                     batch_size=256, dequantize=True, background=None, ensemble=(),
-                    reference=None):
+                    reference=None, bootstrap_resamples=metrics.BOOTSTRAP_RESAMPLES):
     """OOD evaluation of arrays: in-distribution test examples, OOD examples (an array, or
     {name: array}); `train`: training-distribution examples for the scores that fit on
     them (typicality's entropy, DoSE, the gradient scores), by default the first half of
@@ -179,7 +196,8 @@ def evaluate_arrays(model, in_distribution, ood, scores=("default",), train=None
         train = examples(train)
     options = ScoreOptions(which=tuple(scores), background=background,
                            ensemble=tuple(ensemble),
-                           reference=None if reference is None else examples(reference))
+                           reference=None if reference is None else examples(reference),
+                           bootstrap_resamples=bootstrap_resamples)
     return evaluate_run(model, train, test, {k: examples(v) for k, v in ood.items()},
                         batch_size, seed, dequantize, options=options)
 

@@ -8,6 +8,7 @@ import numpy as np
 
 from glow_prior import files
 from glow_prior.reports import plots
+from glow_prior.ood.metrics import with_interval
 from glow_prior.tables import markdown_table
 
 
@@ -19,7 +20,14 @@ def _run_result(report, ood_name):
             "in_mean_bits_per_dim": entry["in_mean_bits_per_dim"],
             "ood_mean_bits_per_dim": entry["ood_mean_bits_per_dim"],
             "auroc": entry["auroc"], "aupr_in": entry["aupr_in"],
-            "aupr_out": entry["aupr_out"], "fpr_at_95_tpr": entry["fpr_at_95_tpr"]}
+            "aupr_out": entry["aupr_out"], "fpr_at_95_tpr": entry["fpr_at_95_tpr"],
+            "intervals": entry.get("intervals")}
+
+
+def _auroc_cell(result, digits=3):
+    """AUROC with its 95% interval, where the report has one."""
+    interval = (result.get("intervals") or {}).get("auroc")
+    return with_interval(result["auroc"], interval, digits) if interval else result["auroc"]
 
 
 def summarize(experiment, output_dir, config, commands):
@@ -65,7 +73,7 @@ def _score_table(payload):
     if not runs:
         return []
     ood_names = list(next(iter(next(iter(runs.values()))["scores"].values())))
-    rows = [[name, score, *(entries[ood]["auroc"] for ood in ood_names)]
+    rows = [[name, score, *(_auroc_cell(entries[ood]) for ood in ood_names)]
             for name, result in runs.items() for score, entries in result["scores"].items()]
     return ["", "AUROC of every score (higher score = more in-distribution; "
             "in-distribution is the positive class):", "",
@@ -77,18 +85,19 @@ def markdown(payload):
              payload["description"], "",
              "Log-likelihoods in nats per example (image flows: OpenAI's convention, "
              "including -D ln 256); AUROC with in-distribution as the positive class and "
-             "log-likelihood as the score.", ""]
+             "log-likelihood as the score, with its 95% bootstrap interval [low, high] "
+             "(in-distribution and OOD test examples resampled separately).", ""]
     rows = []
     for name, result in payload["results"].items():
         paper = payload["paper"].get(name, {})
         rows.append([name, result["in_mean_log_likelihood"], result["ood_mean_log_likelihood"],
-                     result["ood_mean_nll"], result["auroc"],
+                     result["ood_mean_nll"], _auroc_cell(result, 4),
                      ", ".join(f"{k} {v}" for k, v in paper.items()) or None])
     for name, result in payload["results"].items():
         for ood, entry in result.get("per_ood", {}).items():
             rows.append([f"{name} vs {ood}", entry["in_mean_log_likelihood"],
                          entry["ood_mean_log_likelihood"], entry["ood_mean_nll"],
-                         entry["auroc"], None])
+                         _auroc_cell(entry, 4), None])
     lines += markdown_table(["run", "in mean LL", "OOD mean LL", "OOD mean NLL", "AUROC",
                              "paper"], [[r[0], *(_two(v) for v in r[1:4]), r[4], r[5]]
                                         for r in rows])
@@ -125,14 +134,15 @@ def seed_summary(name, payloads):
 
 
 def seed_markdown(report):
-    lines = [f"# {report['experiment']}: mean +- standard deviation over seeds "
-             f"{', '.join(map(str, report['seeds']))}", ""]
+    lines = [f"# {report['experiment']}: mean +- standard deviation (ddof 1) over seeds "
+             f"{', '.join(map(str, report['seeds']))}, and each seed's AUROC", ""]
     rows = []
     for run, values in report["summary"].items():
         cells = [f"{values[k]['mean']:.2f} +- {values[k]['std']:.2f}" for k in SEED_KEYS[:3]]
         cells.append(f"{values['auroc']['mean']:.3f} +- {values['auroc']['std']:.3f}")
+        cells.append(", ".join(f"{value:.3f}" for value in values["auroc"]["values"]))
         paper = ", ".join(f"{k} {v}" for k, v in report["paper"].get(run, {}).items())
         rows.append([run, *cells, paper or None])
     lines += markdown_table(["run", "in mean LL", "OOD mean LL", "OOD mean NLL", "AUROC",
-                             "paper"], rows)
+                             "AUROC per seed", "paper"], rows)
     return "\n".join(lines + [""])

@@ -21,6 +21,10 @@ from glow_prior.tables import markdown_table
 SCORE_CONVENTION = ("in-distribution is the positive class; the score is the per-image "
                     "log-likelihood (higher = more in-distribution)")
 UNITS = "nats per example; bits_per_dim = -log_likelihood / (D ln 2)"
+CONFIDENCE = metrics.CONFIDENCE
+BOOTSTRAP_METHOD = ("percentile bootstrap (scipy.stats.bootstrap), in-distribution and OOD "
+                    "test examples resampled separately; every metric's 95% interval as "
+                    "[low, high]")
 
 
 def report_dict(result):
@@ -37,13 +41,21 @@ def report_dict(result):
         "in_distribution": {"n_train": result.sets["train"], "n_test": result.sets["test"],
                             "train": result.summary("train"), "test": result.summary("test")},
         "ood_datasets": {},
-        "scores": result.metrics,
+        "scores": {output: {ood: {**entry, "intervals": result.intervals.get(output, {}).get(ood)}
+                            for ood, entry in per_ood.items()}
+                   for output, per_ood in result.metrics.items()},
+        "bootstrap": {"resamples": result.bootstrap_resamples, "confidence": CONFIDENCE,
+                      "method": BOOTSTRAP_METHOD},
         "costs": {"seconds": result.timings},
         "references": {s.name: s.reference for s in result.scorers if s.reference},
     }
     for name in result.ood_names:
         entry = metrics.ood_metrics(result.log_likelihoods["test"],
                                     result.log_likelihoods[name])
+        entry["intervals"] = result.intervals.get("log_likelihood", {}).get(name) or \
+            metrics.metric_intervals(result.log_likelihoods["test"],
+                                     result.log_likelihoods[name],
+                                     result.bootstrap_resamples, seed=result.seed)
         test, ood = result.summary("test"), result.summary(name)
         entry.update({"n_ood": result.sets[name],
                       "in_mean_log_likelihood": test["mean_log_likelihood"],
@@ -71,7 +83,7 @@ def score_arrays(result):
 
 
 def _metric_row(label, entry):
-    return [label, *metrics.metric_row(entry)]
+    return [label, *metrics.metric_row(entry, entry.get("intervals"))]
 
 
 def report_markdown(report, title=""):
@@ -82,6 +94,9 @@ def report_markdown(report, title=""):
              f"Score: {report['score']}. Units: {report['units']}. Dequantization: "
              f"{report['dequantization']} (seed {report['seed']}).", "",
              f"Positive class: {report['positive_class']}", "",
+             *([f"Intervals: 95%, {report['bootstrap']['method'].split(';')[0]}, "
+                f"{report['bootstrap']['resamples']} resamples.", ""]
+               if report.get("bootstrap", {}).get("resamples") else []),
              f"In-distribution: train mean log-likelihood "
              f"{in_distribution['train']['mean_log_likelihood']:.2f}, test "
              f"{in_distribution['test']['mean_log_likelihood']:.2f} "

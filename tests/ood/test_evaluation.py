@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from glow_prior.reports.ood_report import write_report
 from glow_prior import ood
 from glow_prior.models import scoring
 from glow_prior.ood.evaluate import latent_coordinate
@@ -46,7 +47,7 @@ def test_evaluate_run_writes_the_report(tmp_path):
     train = VectorSet(rng.normal(0, 1, (60, 2)).astype(np.float32), np.zeros(60), "train")
     test = VectorSet(rng.normal(0, 1, (40, 2)).astype(np.float32), np.zeros(40), "test")
     near0 = VectorSet(rng.normal(0, 0.1, (30, 2)).astype(np.float32), np.zeros(30), "near0")
-    report = ood.write_report(ood.evaluate_run(model, train, test, {"near0": near0},
+    report = write_report(ood.evaluate_run(model, train, test, {"near0": near0},
                                                batch_size=16), str(tmp_path))
     stored = json.loads((tmp_path / "ood_report.json").read_text())
     entry = stored["ood_datasets"]["near0"]

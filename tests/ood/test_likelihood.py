@@ -15,6 +15,7 @@ from sklearn.neighbors import KernelDensity
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import OneClassSVM
 
+from glow_prior.reports.ood_report import write_report
 from glow_prior import ood
 from glow_prior.models.batch import Batch
 from glow_prior.config import (
@@ -185,7 +186,7 @@ def test_every_score_in_one_evaluation_and_aurocs_recompute_from_the_saved_score
     result = ood.evaluate_run(model, _images(60, 0, 0, 128), _images(40, 1, 0, 128),
                               {"bright": _images(40, 2, 128, 256)}, batch_size=16,
                               options=options)
-    report = ood.write_report(result, str(tmp_path), "toy")
+    report = write_report(result, str(tmp_path), "toy")
     expected = {"log_likelihood", "typicality", "likelihood_ratio", "input_complexity_png",
                 "input_complexity_jpeg2000", "waic", "dose_kde", "dose_ocsvm", "level_0",
                 "level_1", "level_llr_0", "latent_norm_test", "latent_ks", "score_statistic",

@@ -100,15 +100,15 @@ def test_a_finished_epoch_is_checkpointed_only_after_its_log_line(tmp_path, monk
     mid-epoch state: a kill between that save and the log line would lose the line."""
     trainer = make_trainer(tmp_path, make_spec(epochs=2, checkpoint_secs=0.0))
     its, saves = trainer.stream.its_per_epoch, []
-    save = trainer._save  # pylint: disable=protected-access
+    save = trainer.checkpoints.save
 
-    def recording_save(state):
+    def recording_save(state, step):
         logged = len(lines(tmp_path / "train.txt")) if os.path.exists(tmp_path / "train.txt") \
             else 0
         saves.append((trainer.global_step(), bool(state), logged))
-        return save(state)
+        return save(state, step)
 
-    monkeypatch.setattr(trainer, "_save", recording_save)
+    monkeypatch.setattr(trainer.checkpoints, "save", recording_save)
     trainer.run()
     assert [s for s in saves if s[1]] == [(step, True, step // its) for step in range(1, 2 * its)
                                           if step % its]
@@ -191,7 +191,7 @@ def test_failed_save_leaves_the_previous_checkpoint_loadable(tmp_path, monkeypat
             f.write(b"partial")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(trainer.save_manager, "save", disk_full)
+    monkeypatch.setattr(trainer.checkpoints.save_manager, "save", disk_full)
     with pytest.raises(RunDirError, match="No space left on device.*ckpt-0 is intact"):
         trainer.run()
     assert RunDir(tmp_path).checkpoint_manager().latest_checkpoint == before
@@ -261,8 +261,8 @@ def test_warmup_schedule_is_linear_then_constant():
 
 
 def test_progress_lines_without_a_terminal(tmp_path, capsys):
-    trainer = make_trainer(tmp_path, make_spec(epochs=1), progress_secs=0.0)
-    trainer.show_progress = True
+    trainer = make_trainer(tmp_path, make_spec(epochs=1), progress_secs=0.0,
+                           show_progress=True)
     trainer.run()
     out = capsys.readouterr().out
     assert "progress: epoch 1/1 step 1/4 bits/dim" in out and "img/s left 0:" in out
