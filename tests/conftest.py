@@ -9,6 +9,20 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import pytest  # pylint: disable=wrong-import-position
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+def pytest_report_header(config):
+    """The CPU and the oneDNN instruction-set limit the numerics run under (tolerances must
+    hold on every CPU family; CI repeats the numerics tests under older instruction sets)."""
+    del config
+    info = pathlib.Path("/proc/cpuinfo").read_text() if os.path.exists("/proc/cpuinfo") else ""
+    field = {line.split(":", 1)[0].strip(): line.split(":", 1)[1].strip()
+             for line in info.splitlines() if ":" in line}
+    simd = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_tile")
+            if f in field.get("flags", "").split()]
+    limit = os.environ.get("ONEDNN_MAX_CPU_ISA") or "unset (the CPU's best)"
+    return (f"CPU: {field.get('model name', 'unknown')} (family {field.get('cpu family', '?')}, "
+            f"{', '.join(simd) or 'no AVX2'}); ONEDNN_MAX_CPU_ISA={limit}")
 OPENAI_FIXTURE = REPO / "tests" / "fixtures" / "openai_glow"
 
 

@@ -26,6 +26,7 @@ def _examples(model, shape, seed=0):
     return rng.normal(size=(*shape, *model.example_shape)).astype(np.float32)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", KINDS)
 def test_load_gives_a_tfp_distribution_with_tfp_shapes(trained_runs, kind):
     model = glow_prior.load(trained_runs[kind])
@@ -47,6 +48,7 @@ def test_load_gives_a_tfp_distribution_with_tfp_shapes(trained_runs, kind):
     assert stats["log_likelihood"].shape == (2, 3)
 
 
+@pytest.mark.slow
 def test_load_in_float64(trained_runs):
     model = glow_prior.load(trained_runs["glow"], dtype="float64")
     x = _examples(model, (4,))
@@ -89,6 +91,7 @@ def test_the_tutorial_runs_as_written(prepared_data_dir, tmp_path):
     assert (tmp_path / "runs" / "tutorial" / "detectors" / "typicality" / "detector.json").exists()
 
 
+@pytest.mark.slow
 def test_the_readme_python_api_section_runs_as_written(trained_runs, prepared_data_dir,
                                                        tmp_path):
     readme = (REPO / "README.md").read_text()
@@ -160,6 +163,7 @@ print("done")
 """
 
 
+@pytest.mark.slow
 def test_train_resume_load_score_and_detect_from_python(tmp_path):
     """Issue 26's acceptance: in a fresh process, without the command line (no module of
     glow_prior.apps is imported), a Glow from GlowConfig on uint8 images and a tabular flow

@@ -3,8 +3,9 @@
 `TrainStep(batch, step_index)` computes, on every replica, the objective's loss and
 statistics on that replica's slice of the global batch (seeded by the global step and the
 replica, so the loss does not depend on the number of replicas), its gradients, and whether
-loss and gradients are finite everywhere; the host then applies the update (optimizer,
-weight decay, Polyak average) only if they are. Two compiled functions: a tf.cond around
+loss and gradients are finite everywhere; the host then applies the update (gradient
+clipping to `max_grad_norm` where set, weight decay, optimizer, Polyak average) only if
+they are. The statistics' grad_norm is the norm before clipping. Two compiled functions: a tf.cond around
 apply_gradients would do this in one graph, but MirroredStrategy cannot aggregate
 gradients inside a conditional branch.
 """
@@ -91,11 +92,24 @@ class TrainStep:
 
     def _replica_apply(self, grads):
         variables = self.model.trainable_variables
+        aggregated = {}
+        if self.config.max_grad_norm > 0:
+            grads = self._clipped(grads)
+            aggregated = {"skip_gradients_aggregation": True}
         if self.config.weight_decay != 1.0:
             for v in variables:
                 v.assign(v * self.config.weight_decay)
-        self.optimizer.apply_gradients(zip(grads, variables))
+        self.optimizer.apply_gradients(zip(grads, variables), **aggregated)
         self.polyak.update(self.polyak_decay)
+
+    def _clipped(self, grads):
+        """The global gradient (summed over replicas) scaled to at most max_grad_norm, on
+        every replica (so the optimizer must not sum it again)."""
+        present = [g for g in grads if g is not None]
+        if self.strategy.num_replicas_in_sync > 1:
+            present = tf.distribute.get_replica_context().all_reduce("SUM", present)
+        clipped = iter(tf.clip_by_global_norm(present, self.config.max_grad_norm)[0])
+        return [None if g is None else next(clipped) for g in grads]
 
     def _build(self):
         strategy = self.strategy

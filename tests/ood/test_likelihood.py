@@ -173,6 +173,7 @@ def _images(n, seed, low=0, high=256):
     return ImageSet(x, np.zeros(n, np.int64), "toy", "test")
 
 
+@pytest.mark.slow
 def test_every_score_in_one_evaluation_and_aurocs_recompute_from_the_saved_scores(tmp_path):
     spec = _spec("glow", GlowConfig(image_shape=(8, 8, 1), n_levels=2, depth=1, width=8,
                                     flow_coupling=1))

@@ -215,6 +215,7 @@ def registered_mean_pixel():
     del ood.SCORES["mean_pixel"]
 
 
+@pytest.mark.slow
 def test_a_score_class_is_all_it_takes(registered_mean_pixel, tmp_path, trained_runs):
     """Defining and registering a Score makes it available to evaluate_ood --scores= and
     its report, with no other change."""

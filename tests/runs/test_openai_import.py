@@ -23,6 +23,9 @@ from glow_prior.models.priors import build_prior
 from tests import openai_reference
 from tests.conftest import OPENAI_FIXTURE, run_binary
 
+# Float rounding decides these: CI runs them under several oneDNN instruction sets.
+pytestmark = pytest.mark.numerics
+
 ADDITIVE = OPENAI_FIXTURE / "additive"
 FIXTURE_CONFIG = dict(image_shape=(32, 32, 3), n_levels=2, depth=2, width=32,
                       flow_permutation=2, learntop=True)
@@ -226,6 +229,7 @@ def test_corrupt_checkpoint_gives_clear_error(tmp_path):
 SHUFFLE = OPENAI_FIXTURE / "shuffle_polyak"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("use_polyak", [True, False], ids=["polyak", "raw"])
 def test_polyak_import_keeps_the_shuffle_permutation_and_matches_openai(tmp_path, use_polyak):
     """Issue 22.8a: openai's own code made this shuffle-permutation checkpoint and scored
@@ -251,6 +255,7 @@ def test_polyak_import_keeps_the_shuffle_permutation_and_matches_openai(tmp_path
     assert np.abs(fixture["polyak_bits_x"] - fixture["raw_bits_x"]).max() > 0.5  # distinct
 
 
+@pytest.mark.slow
 def test_import_needs_n_bits_x_and_refuses_flags_it_cannot_honour(tmp_path):
     checkpoint = f"--checkpoint={ADDITIVE / 'ckpt' / 'model.ckpt'}"
     result = run_binary("import_openai_checkpoint", checkpoint, f"--logdir={tmp_path / 'a'}",
@@ -262,6 +267,7 @@ def test_import_needs_n_bits_x_and_refuses_flags_it_cannot_honour(tmp_path):
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
+@pytest.mark.slow
 def test_scoring_averages_an_import_does_not_have_names_the_cause(tmp_path):
     logdir = tmp_path / "run"
     result = run_binary("import_openai_checkpoint",

@@ -33,6 +33,7 @@ def _trained(tmp_path, epochs=2):
 
 
 # ------------------------------------------------------------------ 22.1 lost pointer
+@pytest.mark.slow
 def test_a_lost_pointer_resumes_from_the_newest_intact_checkpoint(tmp_path, capsys):
     run = _trained(tmp_path)
     os.remove(run / "checkpoints" / "checkpoint")
@@ -80,6 +81,7 @@ def test_a_refused_rerun_changes_nothing(tmp_path):
     assert _record(run) == before
 
 
+@pytest.mark.slow
 def test_fewer_epochs_than_trained_is_nothing_to_do_and_keeps_the_record(tmp_path, capsys):
     run = _trained(tmp_path, epochs=2)
     before, log = _record(run), (run / "train.txt").read_text()
@@ -90,6 +92,7 @@ def test_fewer_epochs_than_trained_is_nothing_to_do_and_keeps_the_record(tmp_pat
 
 
 # --------------------------------------------------------------------- 22.3 kept keys
+@pytest.mark.slow
 def test_unknown_top_level_keys_survive_a_resume(tmp_path):
     run = _trained(tmp_path, epochs=1)
     record = json.loads(_record(run))
@@ -104,6 +107,7 @@ def test_unknown_top_level_keys_survive_a_resume(tmp_path):
 
 
 # ------------------------------------------------------------- 22.4 logs and leftovers
+@pytest.mark.slow
 def test_a_truncated_last_log_line_and_a_leftover_pointer_file_are_handled(tmp_path):
     run = _trained(tmp_path, epochs=1)
     with open(run / "train.txt", "a") as f:

@@ -1,6 +1,7 @@
 """The training loop: learning, run directories, resume, refused reruns, NaN handling."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -75,6 +76,7 @@ def test_training_learns_and_leaves_a_loadable_run_dir(tmp_path):
                                trainer.model.log_likelihood(x, noise), rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_resume_continues_without_reinitialising(tmp_path, monkeypatch):
     first = make_trainer(tmp_path, make_spec(epochs=1))
     first.run()
@@ -115,6 +117,15 @@ def test_a_finished_epoch_is_checkpointed_only_after_its_log_line(tmp_path, monk
     assert [s for s in saves if not s[1] and s[0]] == [(its, False, 1), (2 * its, False, 2)]
 
 
+@pytest.fixture(scope="module")
+def one_epoch_run(tmp_path_factory):
+    """A run directory of one epoch of make_spec's Glow (copied by the tests that need one
+    to resume from)."""
+    logdir = tmp_path_factory.mktemp("one_epoch") / "run"
+    make_trainer(logdir, make_spec(epochs=1)).run()
+    return logdir
+
+
 @pytest.mark.parametrize("changed,flag", [
     (dict(data=DataConfig(labels=(0, 2))), "--labels: (0, 1) in the run directory, (0, 2) now"),
     (dict(data=DataConfig(labels=(0, 1), subset=64)), "--subset: 0 in the run directory, 64"),
@@ -123,10 +134,11 @@ def test_a_finished_epoch_is_checkpointed_only_after_its_log_line(tmp_path, monk
     (dict(prior=PriorConfig(kind="gaussian_mixture", distance=10.0)), "--prior: 'standard'"),
     (dict(lr=0.01), "--lr: 0.005 in the run directory, 0.01 now"),
 ])
-def test_rerun_with_other_settings_is_refused_naming_them(tmp_path, changed, flag):
-    make_trainer(tmp_path, make_spec(epochs=1)).run()
+def test_rerun_with_other_settings_is_refused_naming_them(one_epoch_run, tmp_path, changed,
+                                                        flag):
+    shutil.copytree(one_epoch_run, tmp_path / "run")
     with pytest.raises(InputError, match="different experiment") as error:
-        make_trainer(tmp_path, make_spec(**changed))
+        make_trainer(tmp_path / "run", make_spec(**changed))
     assert flag in str(error.value)
 
 
@@ -151,6 +163,7 @@ def test_data_dependent_init_is_per_model():
     assert second.initialized.numpy() and not first.initialized.numpy()
 
 
+@pytest.mark.slow
 def test_divergence_keeps_a_finite_state_and_resumes_with_a_sane_lr(tmp_path):
     """Issue 11.7: lr 1e6 on resume diverges; the state kept scores finite, and the run
     trains on from it once the lr is back."""

@@ -85,6 +85,7 @@ def _assert_same_training(ours, reference):
         np.testing.assert_allclose(mine, theirs, rtol=1e-3, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_two_logical_devices_train_like_one(tmp_path):
     single = _run_script(tmp_path / "single", "default", 2)
     mirrored = _run_script(tmp_path / "mirrored", "mirrored", 2)
@@ -93,6 +94,7 @@ def test_two_logical_devices_train_like_one(tmp_path):
     _assert_same_training(mirrored, single)
 
 
+@pytest.mark.slow
 def test_gradient_checkpointing_trains_like_standard_backprop_across_devices(tmp_path):
     """A tiny Glow with a mixture prior trained for 2 epochs on two logical devices with
     --gradient_checkpointing ends where standard backprop on one device does (the gradients

@@ -93,3 +93,22 @@ def test_a_batch_refuses_unknown_fields():
     Batch.from_mapping({"x": tf.zeros([1, 2]), "components": tf.zeros([1], tf.int32)})
     with pytest.raises(InputError, match="component"):
         Batch.from_mapping({"x": tf.zeros([1, 2]), "component": tf.zeros([1], tf.int32)})
+
+
+def test_gradient_clipping_scales_the_global_norm_and_keeps_the_direction():
+    """--max_grad_norm: the gradients the optimizer gets have at most that global norm, in
+    the same direction (flows_ood's clipping for negative training)."""
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
+    from glow_prior.config import TrainConfig  # pylint: disable=import-outside-toplevel
+    from glow_prior.training.step import TrainStep  # pylint: disable=import-outside-toplevel
+    grads = [tf.constant([3.0, 4.0]), None, tf.constant([[12.0]])]  # global norm 13
+    step = TrainStep(None, None, None, None, 0.0, TrainConfig(max_grad_norm=1.3),
+                     tf.distribute.get_strategy(), None)
+    clipped = step._clipped(grads)  # pylint: disable=protected-access
+    assert clipped[1] is None
+    np.testing.assert_allclose(clipped[0], [0.3, 0.4], rtol=1e-6)
+    np.testing.assert_allclose(clipped[2], [[1.2]], rtol=1e-6)
+    unchanged = TrainStep(None, None, None, None, 0.0, TrainConfig(max_grad_norm=100.0),
+                          tf.distribute.get_strategy(), None)._clipped(grads)  # pylint: disable=protected-access
+    np.testing.assert_allclose(unchanged[0], [3.0, 4.0])
