@@ -41,6 +41,7 @@ def _umask():
 
 
 def new_file_mode():
+    """The mode a new file gets under the process umask."""
     return 0o666 & ~_umask()
 
 
@@ -110,17 +111,20 @@ def atomic_output(path, mode="w"):
 
 
 def write_json(path, payload):
+    """Writes `payload` as indented JSON to `path`, atomically."""
     with atomic_output(path) as f:
         json.dump(payload, f, indent=2, sort_keys=True)
         f.write("\n")
 
 
 def write_text(path, text):
+    """Writes `text` to `path`, atomically."""
     with atomic_output(path) as f:
         f.write(text)
 
 
 def write_npz(path, **arrays):
+    """Writes `arrays` as an .npz archive to `path`, atomically."""
     with atomic_output(path, "wb") as f:
         np.savez(f, **arrays)
 

@@ -36,6 +36,7 @@ def _fmt(value, pattern="{:.1f}"):
 
 
 def run(args):
+    """Runs the measurements in their own processes, writes the JSON and prints the tables."""
     from glow_prior import files  # TensorFlow loads here
     from glow_prior.benchmark import measure
     options = args.benchmark

@@ -83,6 +83,7 @@ def start_tensorflow(threads=0):
 
 
 def user_error(message):
+    """Prints `error: message` on stderr; returns the user-error exit status (2)."""
     print(f"error: {message}", file=sys.stderr, flush=True)
     return EXIT_USER_ERROR
 
@@ -102,6 +103,7 @@ class App:
     tensorflow: bool = True
 
     def usage(self):
+        """The binary's usage text: its docstring, then every flag grouped by section."""
         return f"{self.doc.strip()}\n\nFlags:\n{define_all(self.sections).get_help()}\n"
 
     def parse(self, argv):

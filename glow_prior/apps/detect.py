@@ -14,6 +14,7 @@ from glow_prior.config.evaluation import DetectOptions
 
 
 def run(args):
+    """Applies the detector to the image file (glow_prior.api.detect_file)."""
     from glow_prior import api  # TensorFlow loads here
     print(api.detect_file(args.detect))
 

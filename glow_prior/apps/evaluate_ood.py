@@ -33,6 +33,8 @@ from glow_prior.errors import InputError
 
 
 def run(args):
+    """Evaluates the run, writes its report and prints the markdown
+    (glow_prior.api.evaluate_run)."""
     from glow_prior import api  # TensorFlow loads here
     from glow_prior.reports.ood_report import report_markdown
     from glow_prior.runs.evaluate import run_name
@@ -41,6 +43,7 @@ def run(args):
 
 
 def check_scores(args):
+    """WAIC needs an ensemble of at least three runs."""
     if args.evaluate.ensemble_logdirs and len(args.evaluate.ensemble_logdirs) < 3:
         raise InputError("--ensemble_logdirs needs 3 or more run directories (WAIC)")
 

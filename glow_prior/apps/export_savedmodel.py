@@ -16,6 +16,7 @@ from glow_prior.config.export import ExportOptions
 
 
 def run(args):
+    """Exports the run's model (glow_prior.api.export_run)."""
     from glow_prior import api  # TensorFlow loads here
     signatures = api.export_run(args.export)
     print(f"SavedModel with signatures {', '.join(signatures)} -> {args.export.export_dir}")

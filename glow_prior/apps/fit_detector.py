@@ -19,6 +19,7 @@ from glow_prior.config.evaluation import DetectorOptions
 
 
 def run(args):
+    """Fits and saves the detector, printing its check (glow_prior.api.fit_run_detector)."""
     from glow_prior import api  # TensorFlow loads here
     print(api.fit_run_detector(args.detector))
 

@@ -38,6 +38,7 @@ def check_flags(args):
 
 
 def run(args):
+    """Imports the checkpoint, cross-checking the architecture flags the user gave."""
     from glow_prior import api  # TensorFlow loads here
     stated = {name: getattr(args.architecture, name) for name in CHECKED
               if name in args.given}

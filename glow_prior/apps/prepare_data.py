@@ -27,6 +27,7 @@ class PrepareOptions(Config):
 
 
 def run(args):
+    """Prepares each requested dataset offline (glow_prior.data.offline)."""
     from glow_prior.data import offline  # TensorFlow loads here
     options = args.prepare
     for name in options.datasets:

@@ -41,6 +41,7 @@ class ReproduceOptions(Config):
 
 
 def run(args):
+    """Runs the experiment (once, or once per seed) and prints its report."""
     options = args.reproduce
     output_dir = options.output_dir or os.path.join(
         "runs", f"{options.experiment}_{options.config}")
@@ -65,6 +66,7 @@ def run(args):
 
 
 def check_flags(args):
+    """The extra training and evaluation flags must split into flags."""
     for name in ("train_flags", "eval_flags"):
         experiments.split_flags(getattr(args.reproduce, name), f"--{name}")
 

@@ -14,6 +14,7 @@ from glow_prior.config.evaluation import ScoreFileOptions
 
 
 def run(args):
+    """Scores the image file (glow_prior.api.score_file)."""
     from glow_prior import api  # TensorFlow loads here
     print(api.score_file(args.score))
 

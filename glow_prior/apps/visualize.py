@@ -14,6 +14,7 @@ from glow_prior.config.evaluation import VisualizeOptions
 
 
 def run(args):
+    """Writes the figures (glow_prior.api.visualize_run)."""
     from glow_prior import api  # TensorFlow loads here
     print(f"Figures in {api.visualize_run(args.visualize)}")
 

@@ -67,6 +67,8 @@ class FlowContext:
 
     @property
     def reversible_backprop(self):
+        """Whether chains backprop by inversion now (gradient checkpointing, and not during
+        the data-dependent init)."""
         return self.gradient_checkpointing and not self.initializing
 
     @contextlib.contextmanager
@@ -105,6 +107,7 @@ def sum_except_batch(x):
 
 
 def zeros_like_batch(x):
+    """Zeros [B] of x's dtype: a log-determinant that adds nothing."""
     return tf.zeros([tf.shape(x)[0]], dtype=x.dtype)
 
 
@@ -154,6 +157,14 @@ class OnePass:
     class labels set `takes_labels` and accept them as a second argument."""
 
     takes_labels = False
+
+    def forward_flat(self, x):
+        """(output, log|det d output / d x| [B]) of x with exactly one batch axis."""
+        raise NotImplementedError
+
+    def inverse_flat(self, y):
+        """(input, log|det d input / d y| [B]) of y with exactly one batch axis."""
+        raise NotImplementedError
 
     def _flat(self, function, x, event_ndims, labels):
         if labels is not None and not self.takes_labels:

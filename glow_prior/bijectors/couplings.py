@@ -48,7 +48,28 @@ from glow_prior.errors import InputError
 
 
 # ------------------------------------------------------------------------------ partitions
-class ChannelHalves:
+class Partition:
+    """Which part of x conditions a coupling and which part it changes."""
+
+    def split(self, x):
+        """(conditioning part, part to change) of x."""
+        raise NotImplementedError
+
+    def merge(self, kept, changed):
+        """The output from the conditioning part and the changed part."""
+        raise NotImplementedError
+
+    def restrict(self, params):
+        """The transform's parameters restricted to the positions that change."""
+        raise NotImplementedError
+
+    def to_full(self, kept, changed_map):
+        """A map over the changed part (a log-scale or a shift) at x's full size, zeros where
+        nothing changes (what coupling visualisations draw)."""
+        raise NotImplementedError
+
+
+class ChannelHalves(Partition):
     """Condition on the first floor(C/2) channels, transform the rest."""
 
     def split(self, x):
@@ -64,7 +85,7 @@ class ChannelHalves:
         return tf.concat([tf.zeros_like(kept), changed_map], axis=-1)
 
 
-class VectorHalves:
+class VectorHalves(Partition):
     """Vectors [B, D]: parity 0 conditions on the first floor(D/2) features, 1 on the rest."""
 
     def __init__(self, num_dims, parity):
@@ -89,14 +110,16 @@ class VectorHalves:
 
     @property
     def n_changed(self):
+        """The number of features the coupling changes."""
         return self.sizes[1 - self.parity]
 
     @property
     def n_kept(self):
+        """The number of features that condition it."""
         return self.sizes[self.parity]
 
 
-class MaskPair:
+class MaskPair(Partition):
     """Binary masks [H, W, C]: condition on x * mask_in, change only where mask_out is 1."""
 
     def __init__(self, mask_in, mask_out):
@@ -121,7 +144,7 @@ class MaskPair:
         return changed_map
 
 
-class WholeTensor:
+class WholeTensor(Partition):
     """Transform all of x; the conditioner sees only the batch size (and labels): Glow's
     learned top prior."""
 
@@ -141,7 +164,31 @@ class WholeTensor:
 
 
 # ------------------------------------------------------------------ elementwise transforms
-class ShiftParams:
+class ElementwiseMap:
+    """An elementwise map of the changed part, with its parameters from the conditioner."""
+
+    def forward(self, x):
+        """(y, log|det dy/dx| [B])."""
+        raise NotImplementedError
+
+    def inverse(self, y):
+        """(x, log|det dx/dy| [B])."""
+        raise NotImplementedError
+
+    def log_scale(self):
+        """The map's log-scale, elementwise (y = (x + shift) * exp(log_scale))."""
+        raise NotImplementedError
+
+    def shift_map(self):
+        """The map's shift, elementwise (y = (x + shift) * exp(log_scale))."""
+        raise NotImplementedError
+
+    def masked(self, mask):
+        """The same map where `mask` is 1, the identity where it is 0."""
+        raise NotImplementedError
+
+
+class ShiftParams(ElementwiseMap):
     """y = x + shift."""
 
     def __init__(self, shift):
@@ -163,7 +210,7 @@ class ShiftParams:
         return ShiftParams(self.shift * mask)
 
 
-class ShiftScaleParams:
+class ShiftScaleParams(ElementwiseMap):
     """y = (x + shift) * scale, log|det| = sum log_scale; scale = exp(log_scale) unless
     given (Glow's sigmoid scale is used as is)."""
 
@@ -188,7 +235,7 @@ class ShiftScaleParams:
         return ShiftScaleParams(self.shift * mask, self._log_scale * mask)
 
 
-class StandardizeParams:
+class StandardizeParams(ElementwiseMap):
     """y = (x - mean) * exp(-logsd), log|det| = -sum logsd."""
 
     def __init__(self, mean, logsd):
@@ -209,15 +256,21 @@ class StandardizeParams:
 
 
 class Shift:
+    """Glow's additive coupling: the conditioner's output is the shift."""
+
     def __call__(self, h):
+        """The map of conditioner output h."""
         return ShiftParams(h)
 
 
 class SigmoidScale:
+    """Glow's affine coupling: h = [shift | raw], scale = sigmoid(raw + 2) + offset."""
+
     def __init__(self, offset=0.0):
         self.offset = float(offset)
 
     def __call__(self, h):
+        """The map of conditioner output h."""
         shift, raw = halves(h)
         scale = tf.sigmoid(raw + 2.0) + self.offset
         return ShiftScaleParams(shift, tf.math.log(scale), scale)
@@ -231,12 +284,16 @@ class TanhScale(tf.Module):
         self.scale = variable(f"{scope}/scale", tf.ones(shape))
 
     def __call__(self, h):
+        """The map of conditioner output h."""
         s_raw, shift = halves(h)
         return ShiftScaleParams(shift, like(self.scale, h) * tf.tanh(s_raw))
 
 
 class Standardize:
+    """Glow's learned Gaussian prior as a map to standardised eps: h = [mean | logsd]."""
+
     def __call__(self, h):
+        """The map of conditioner output h."""
         return StandardizeParams(*halves(h))
 
 

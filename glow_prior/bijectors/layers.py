@@ -34,6 +34,7 @@ LOGSCALE_FACTOR = 3.0
 
 
 def variable(name, initial_value, trainable=True, dtype=tf.float32):
+    """A tf.Variable with OpenAI's variable `name` (weights are matched by name)."""
     return tf.Variable(initial_value, name=name, trainable=trainable, dtype=dtype)
 
 
@@ -52,6 +53,7 @@ class ActNormLayer(tf.Module):
         self.logs = variable(f"{scope}/actnorm_scale/logs", tf.zeros([1, 1, 1, channels]))
 
     def log_scale(self, dtype=tf.float32):
+        """The per-channel log-scale 3 * logs (OpenAI's logscale_factor), in `dtype`."""
         return tf.cast(self.logs, dtype) * LOGSCALE_FACTOR
 
     def initialize(self, x):
@@ -69,6 +71,7 @@ class ActNormLayer(tf.Module):
         return (x + like(self.b, x)) * tf.exp(self.log_scale(x.dtype))
 
     def reverse(self, y):
+        """The inverse map: y * exp(-log_scale) - b."""
         return y * tf.exp(-self.log_scale(y.dtype)) - like(self.b, y)
 
 

@@ -17,6 +17,8 @@ CYCLE = ((0, 1), (1, 2), (2, 3), (3, 0))
 
 
 def checkerboard(shape, parity):
+    """(mask_in, mask_out) of a checkerboard over height and width, the same in every
+    channel; `parity` picks which squares condition."""
     height, width, channels = shape
     rows, cols = np.meshgrid(np.arange(height), np.arange(width), indexing="ij")
     mask_in = ((rows + cols + parity) % 2 == 0).astype(np.float32)
@@ -25,6 +27,8 @@ def checkerboard(shape, parity):
 
 
 def channelwise(shape, parity):
+    """(mask_in, mask_out) splitting the channels in halves; `parity` picks the conditioning
+    half."""
     channels = shape[-1]
     if channels < 2:
         raise InputError("a channel-wise mask needs at least 2 channels")
@@ -35,6 +39,8 @@ def channelwise(shape, parity):
 
 
 def horizontal(shape, parity):
+    """(mask_in, mask_out) splitting the image into top and bottom halves; `parity` picks
+    the conditioning half."""
     mask_in = np.zeros(shape, np.float32)
     mask_in[:shape[0] // 2] = 1.0
     mask_in = mask_in if parity == 0 else 1.0 - mask_in
@@ -42,6 +48,8 @@ def horizontal(shape, parity):
 
 
 def quadrant_mask(shape, index):
+    """A mask of one spatial quadrant (0 top-left, 1 top-right, 2 bottom-right, 3
+    bottom-left)."""
     height, width, _ = shape
     if height % 2 or width % 2:
         raise InputError(f"quadrant masks need even sides, got {height}x{width}")
@@ -53,6 +61,8 @@ def quadrant_mask(shape, index):
 
 
 def quadrant(shape, source, target):
+    """(mask_in, mask_out): quadrant `source` conditions quadrant `target` (a cycle-mask
+    coupling)."""
     return quadrant_mask(shape, source), quadrant_mask(shape, target)
 
 

@@ -80,6 +80,7 @@ class TopLatent(FlowBijector):
 
     @property
     def class_conditional(self):
+        """Whether the top prior reads class labels (Glow's ycond)."""
         return self.prior is not None and self.prior.conditioner.y_emb is not None
 
     @property
@@ -140,10 +141,12 @@ class MultiScaleFlow(FlowBijector):
 
     @property
     def class_conditional(self):
+        """Whether the flow reads class labels (its top prior does)."""
         return self.top.class_conditional
 
     @property
     def n_classes(self):
+        """The number of classes of a class-conditional flow, else None."""
         return self.top.n_classes
 
     def _trace_shapes(self):

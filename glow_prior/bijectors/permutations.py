@@ -5,7 +5,7 @@
   `shuffle/indices` and `shuffle/indices_inverse` as in OpenAI's checkpoints.
 * 2, Invertible1x1Conv: z <- z W for W [C, C] indexed [in, out] (OpenAI's layout),
   log|det J| = H * W * log|det W|, computed in float64 as OpenAI does; the inverse map
-  uses W^-1 computed in float64 and rounded to the input's dtype. W starts
+  uses W^-1 inverted in the input's dtype (LU: in float64, as OpenAI's LU code). W starts
   as a random orthogonal matrix (QR of a Gaussian). With `lu=True` the LU parameterisation
   of the Glow paper (section 3.2): W = P (L + I) (U + diag(sign_s exp(log_s))),
   log|det W| = sum log_s.
@@ -85,15 +85,17 @@ class _LastAxisMatrix(FlowBijector):
     def log_abs_det(self, dtype=tf.float32):
         raise NotImplementedError
 
+    def inverse_matrix(self, dtype=tf.float32):
+        """W^-1 in `dtype`, inverted in that dtype (OpenAI's plain invertible_1x1_conv
+        inverts W in float32)."""
+        return tf.linalg.inv(self.matrix(dtype))
+
     def forward_flat(self, x):
         log_det = self.log_abs_det(x.dtype) * _positions(x)
         return _matmul_last_axis(x, self.matrix(x.dtype)), tf.fill([tf.shape(x)[0]], log_det)
 
     def inverse_flat(self, y):
-        # W^-1 is computed in float64 and rounded once to y's dtype (OpenAI's LU code does
-        # the same): a float32 inversion adds the matrix's condition number times float32's
-        # round-off to every inverse, which backprop by inversion and decode then carry.
-        inverse = tf.cast(tf.linalg.inv(self.matrix(tf.float64)), y.dtype)
+        inverse = self.inverse_matrix(y.dtype)
         log_det = -self.log_abs_det(y.dtype) * _positions(y)
         return _matmul_last_axis(y, inverse), tf.fill([tf.shape(y)[0]], log_det)
 
@@ -117,6 +119,15 @@ class Invertible1x1Conv(_LastAxisMatrix):
         self.log_S = variable(f"{scope}/log_S", np.log(np.abs(s)).astype(np.float32))
         self.U = variable(f"{scope}/U", np.triu(upper, 1).astype(np.float32))
         self._lower_mask = np.tril(np.ones([channels, channels], np.float32), -1)
+
+    def inverse_matrix(self, dtype=tf.float32):
+        """W^-1 in `dtype`: as OpenAI's code, the plain W inverted in the input's dtype, the
+        LU product inverted in float64 and rounded once (a float32 inversion adds W's
+        condition number times float32's round-off to every inverse, which decode and
+        backprop by inversion carry)."""
+        if not self.lu:
+            return super().inverse_matrix(dtype)
+        return tf.cast(tf.linalg.inv(self.matrix(tf.float64)), dtype)
 
     def matrix(self, dtype=tf.float32):
         """W in `dtype`; the LU product is formed in float64, so that log|det W| = sum log_s

@@ -10,6 +10,8 @@ from glow_prior.bijectors.base import FlowBijector, zeros_like_batch
 
 
 def squeeze2d(x, factor=2):
+    """[B, H, W, C] -> [B, H/f, W/f, C f^2]: OpenAI's squeeze2d (each f x f block into
+    channels)."""
     _, height, width, channels = x.shape
     if height % factor or width % factor:
         raise ValueError(f"cannot squeeze {height}x{width} by {factor}: the spatial size "
@@ -20,6 +22,7 @@ def squeeze2d(x, factor=2):
 
 
 def unsqueeze2d(x, factor=2):
+    """The inverse of squeeze2d: [B, H, W, C] -> [B, H f, W f, C / f^2]."""
     _, height, width, channels = x.shape
     if channels % factor ** 2:
         raise ValueError(f"cannot unsqueeze {channels} channels by {factor}")

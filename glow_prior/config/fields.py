@@ -53,6 +53,7 @@ def check(*flag_names):
 
 
 def field_spec(field):
+    """The option metadata of a dataclass field ({} for a plain field)."""
     return field.metadata.get(_META, {})
 
 
@@ -105,6 +106,7 @@ class Config:
 
     # ----------------------------------------------------------- serialisation
     def to_dict(self):
+        """The config as JSON-ready values (hparams.json)."""
         return dataclasses.asdict(self)
 
     @classmethod
@@ -117,6 +119,7 @@ class Config:
         return cls(**{k: _to_tuples(v) for k, v in values.items()})
 
     def replace(self, **changes):
+        """A copy with `changes` applied (validated like any new config)."""
         return dataclasses.replace(self, **changes)
 
     # -------------------------------------------------------------- validation

@@ -81,6 +81,7 @@ class RealNVPConfig(Config):
     seed: int = seed_option()
 
     def for_data(self, image_shape, n_classes=None):
+        """This config for images of `image_shape`, checked against its squeezes and masks."""
         del n_classes
         shape = _image_shape(image_shape)
         height, width, _ = shape
@@ -112,6 +113,8 @@ class VAEConfig(Config):
     seed: int = seed_option()
 
     def for_data(self, image_shape, n_classes=None):
+        """This config for images of `image_shape`, with the paper's latent size where
+        latent_dim is 0."""
         del n_classes
         shape = _image_shape(image_shape)
         if shape[0] != shape[1] or shape[0] not in VAE_IMAGE_SIZES:
@@ -138,5 +141,6 @@ class TabularFlowConfig(Config):
                              f"{self.num_dims}")
 
     def for_data(self, shape, n_classes=None):
+        """This config for vectors of `shape` (its last axis is the number of features)."""
         del n_classes
         return self.replace(num_dims=int(shape[-1]))

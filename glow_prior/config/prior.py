@@ -19,6 +19,7 @@ def parse_means(spec):
 
 
 def format_means(means):
+    """The flag text of explicit means (the inverse of parse_means)."""
     if means is None:
         return ""
     return ";".join(",".join(repr(float(v)) for v in row) for row in means)
@@ -75,6 +76,7 @@ class PriorConfig(Config):
 
     @property
     def is_mixture(self):
+        """Whether the prior has several components."""
         return self.kind != "standard"
 
     @check("kind", "n_components")

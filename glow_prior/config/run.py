@@ -70,6 +70,7 @@ class RunSpec:
         return "tabular" if self.model == "tabular" else "images"
 
     def to_dict(self):
+        """The record as hparams.json stores it (unknown keys of a newer version kept)."""
         values = {"model": self.model}
         values.update({name: getattr(self, name).to_dict() for name in SECTIONS})
         if self.imported_from is not None:

@@ -98,6 +98,7 @@ class NegativeTrainingConfig(Config):
 
     @property
     def active(self):
+        """Whether negative training is on."""
         return bool(self.dataset)
 
 

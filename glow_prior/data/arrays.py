@@ -40,6 +40,7 @@ class Examples:
 
     @property
     def images(self):
+        """Whether the examples are images (else vectors)."""
         return self.x.ndim == 4
 
 

@@ -39,6 +39,7 @@ class Experiment:
 
     @property
     def evaluated(self):
+        """The runs that get an OOD evaluation."""
         return tuple(run for run in self.runs if run.evaluate)
 
 

@@ -9,6 +9,7 @@ from glow_prior.errors import InputError
 
 
 def flagfile(config, experiment, run, configs_dir=CONFIGS_DIR):
+    """The path of run `run`'s flagfile of `experiment` in configs/<config>/."""
     path = os.path.join(configs_dir, config, experiment, f"{run}.cfg")
     if not os.path.exists(path):
         raise InputError(f"no flagfile {path} for run '{run}' of '{experiment}'")
@@ -30,10 +31,12 @@ def split_flags(text, what):
 
 
 def command_line(command):
+    """A command as a shell-quoted line."""
     return shlex.join(command)
 
 
 def app_command(binary, *flags):
+    """The command that runs binary `binary` with `flags` in this Python."""
     return [sys.executable, "-m", f"glow_prior.apps.{binary}", *flags]
 
 

@@ -158,9 +158,11 @@ class DensityModel(tfd.Distribution):
     # ------------------------------------------------------------- what models declare
     @property
     def capabilities(self):
+        """The capabilities this model declares (see the module docstring)."""
         raise NotImplementedError
 
     def supports(self, capability):
+        """Whether the model has `capability`."""
         return capability in self.capabilities
 
     conditional = False  # True: log-likelihoods need class labels

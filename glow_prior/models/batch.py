@@ -25,6 +25,8 @@ class Batch:
     negative_noise: object = None
 
     def as_mapping(self):
+        """The present fields as a dict (how a batch travels through tf.data and
+        tf.distribute)."""
         return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)
                 if getattr(self, field.name) is not None}
 

@@ -95,6 +95,7 @@ class FlowModel(DensityModel):
 
     @property
     def capabilities(self):
+        """FLOW_TERMS, and IMAGES, COMPONENTS, LEVELS where they apply."""
         found = {FLOW_TERMS}
         if len(self.example_shape) == 3:
             found.add(IMAGES)
@@ -148,6 +149,8 @@ class FlowModel(DensityModel):
 
     # --------------------------------------------------------------- flat internals
     def flow_input(self, x, noise=None):
+        """The flow's continuous input of examples x: pixels quantised and dequantised with
+        `noise` (glow_prior.models.quantization), vectors cast."""
         if not self.discrete:
             return tf.cast(x, self.float_dtype)
         return quantization.to_flow_input(x, self.n_bits_x, noise, self.float_dtype)

@@ -63,6 +63,8 @@ def flow_step(config, scope, channels, rng, context):
 
 
 def build_glow_flow(config, context):
+    """The Glow bijector (levels, splits, top latent) a GlowConfig describes, its layers
+    built with `context`."""
     rng = np.random.RandomState(config.seed)
     height, width, channels = config.image_shape
     levels, splits = [], []

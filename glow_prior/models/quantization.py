@@ -14,6 +14,7 @@ import tensorflow as tf
 
 
 def n_bins(n_bits_x):
+    """2**n_bits_x, the number of pixel bins."""
     return 2 ** int(n_bits_x)
 
 

@@ -72,6 +72,8 @@ def _single_scale_masks(config):
 
 
 def build_realnvp_flow(config, context):
+    """The RealNVP bijector (multi-scale or single-scale masks, logit preprocessing) a
+    RealNVPConfig describes."""
     couple = _Couplings(config, context)
     if config.mask == "checkerboard":
         levels, splits, top_shape = _multiscale_levels(config, couple)

@@ -92,6 +92,8 @@ class _Layers:
 
 
 def build_encoder(image_shape, latent_dim, seed=0, dtype="float32"):
+    """The encoder of Table 2a/3a: five conv blocks and a dense layer to the posterior's
+    mean and log-variance."""
     make, blocks = _Layers(seed, "encoder", dtype), []
     for filters, stride in zip((8, 16, 32, 64, 64), (2, 1, 2, 1, 2)):
         blocks += make.block(filters, 5, stride)
@@ -101,6 +103,7 @@ def build_encoder(image_shape, latent_dim, seed=0, dtype="float32"):
 
 
 def build_decoder(image_shape, latent_dim, seed=0, dtype="float32"):
+    """The decoder of Table 2b (28x28) or 3b (32x32): latents to 256 logits per subpixel."""
     height, _, channels = image_shape
     logits, make = 256 * channels, _Layers(seed + 1000, "decoder", dtype)
     if height == 28:
@@ -186,6 +189,7 @@ class VAE(DensityModel):
 
     @property
     def capabilities(self):
+        """ELBO_TERMS, POSTERIOR, IMAGES, and COMPONENTS for a mixture prior."""
         found = {ELBO_TERMS, POSTERIOR, IMAGES}
         if self.prior.n_components > 1:
             found.add(COMPONENTS)

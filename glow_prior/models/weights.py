@@ -16,6 +16,7 @@ SKIPPED = ("initialized",)  # bookkeeping, not weights
 
 
 def variable_name(variable):
+    """A variable's name without TensorFlow's ':0' suffix."""
     return variable.name.split(":")[0]
 
 
@@ -34,6 +35,7 @@ def variables_by_name(model, prefix=""):
 
 
 def values_by_name(model, prefix=""):
+    """{name: numpy value} of the model's weights (names starting with `prefix`)."""
     return {name: v.numpy() for name, v in variables_by_name(model, prefix).items()}
 
 

@@ -83,6 +83,7 @@ class Score:
         raise NotImplementedError
 
     def check_in_graph(self):
+        """Raises InputError unless this score can run inside a SavedModel."""
         if not self.in_graph:
             graph = ", ".join(name for name, cls in SCORES.items() if cls.in_graph)
             raise InputError(f"score '{self.name}' cannot be computed inside a SavedModel; "
@@ -182,6 +183,7 @@ class ScoreInputs:
         return self._cache[key]
 
     def examples(self, set_name):
+        """The examples of a set."""
         return self.sets[set_name][0]
 
     def labels(self, set_name):
@@ -200,12 +202,15 @@ class ScoreInputs:
             self.labels(set_name)))
 
     def statistics(self, set_name):
+        """The evaluated model's statistics of a set."""
         return self.statistics_of(self.model, set_name)
 
     def log_likelihood(self, set_name):
+        """The evaluated model's per-example log-likelihoods of a set."""
         return self.statistics(set_name)["log_likelihood"]
 
     def background_log_likelihood(self, set_name):
+        """The background model's per-example log-likelihoods of a set."""
         return self.statistics_of(self.background, set_name)["log_likelihood"]
 
     def ensemble_log_likelihoods(self, set_name):

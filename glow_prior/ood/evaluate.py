@@ -75,6 +75,7 @@ class OODResult:
     analyses: dict = dataclasses.field(default_factory=dict)
 
     def summary(self, set_name):
+        """The set's mean log-likelihood and mean bits/dim."""
         values = self.log_likelihoods[set_name]
         return {"mean_log_likelihood": float(np.mean(values)),
                 "mean_bits_per_dim": float(np.mean(bits_per_dim(values, self.num_dims)))}

@@ -44,6 +44,8 @@ class PerExampleGradients:
         self._batch = tf.function(self._reduced, reduce_retracing=True)
 
     def objective(self, x, labels, seed):
+        """What the gradients are of: the log-likelihood (flows) or the ELBO (VAEs), per
+        example."""
         if self.model.supports(POSTERIOR):
             return self.model.elbo(x, seed)
         return self.model.log_prob(x, labels=labels, seed=seed)

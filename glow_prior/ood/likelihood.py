@@ -129,12 +129,15 @@ class DoSE:
             features)
 
     def features(self, statistics):
+        """The statistics DoSE uses, as an [N, features] array."""
         return np.stack([np.asarray(statistics[n], np.float64) for n in self.names], axis=1)
 
     def kde_score(self, statistics):
+        """The KDE's log-density of the examples' statistics."""
         return self.kde.score_samples(self.features(statistics))
 
     def svm_score(self, statistics):
+        """The one-class SVM's decision value of the examples' statistics."""
         return self.svm.decision_function(self.features(statistics))
 
 

@@ -81,6 +81,7 @@ def _score_table(payload):
 
 
 def markdown(payload):
+    """The experiment's report.md from its report.json payload."""
     lines = [f"# {payload['experiment']} ({payload['config']} config)", "",
              payload["description"], "",
              "Log-likelihoods in nats per example (image flows: OpenAI's convention, "
@@ -134,6 +135,7 @@ def seed_summary(name, payloads):
 
 
 def seed_markdown(report):
+    """The seed study's seeds_report.md from seed_summary's report."""
     lines = [f"# {report['experiment']}: mean +- standard deviation (ddof 1) over seeds "
              f"{', '.join(map(str, report['seeds']))}, and each seed's AUROC", ""]
     rows = []

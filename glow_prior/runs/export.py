@@ -161,6 +161,7 @@ class ExportModule(tf.Module):
         return {"samples": tf.cond(count > 0, lambda: draw(count), lambda: draw(1)[:0])}
 
     def signatures(self):
+        """{signature name: concrete function} of every signature this model has."""
         names = ["log_prob", "log_prob_float", "log_prob_per_component", "statistics",
                  "ood_scores", "detect", "encode", "decode", "sample"]
         found = {name: getattr(self, name) for name in names if hasattr(self, name)}

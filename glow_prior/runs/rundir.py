@@ -83,6 +83,7 @@ class TrainingPlan:
 
     @property
     def step(self):
+        """The global step of the checkpoint to resume from (0 for a new run)."""
         return checkpoint_step(self.checkpoint) if self.checkpoint else 0
 
 
@@ -99,14 +100,17 @@ class RunDir:
         self._lock_fd = None
 
     def file(self, name):
+        """The path of `name` inside the run directory."""
         return os.path.join(self.path, name)
 
     # ---------------------------------------------------------------- the record
     @property
     def has_spec(self):
+        """Whether the run directory has its record (hparams.json)."""
         return os.path.exists(self.file(HPARAMS_FILE))
 
     def read_spec(self):
+        """The run's record, or RunDirError naming what is wrong with hparams.json."""
         path = self.file(HPARAMS_FILE)
         if not os.path.exists(path):
             raise RunDirError(f"{self.path} is not a glow_prior run directory: {HPARAMS_FILE} "
@@ -250,6 +254,7 @@ class RunDir:
         return self
 
     def close(self):
+        """Releases the directory's lock (the OS releases it too when the process ends)."""
         if self._lock_fd is not None:
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
             os.close(self._lock_fd)
@@ -257,6 +262,8 @@ class RunDir:
 
     # --------------------------------------------------------------- checkpoints
     def checkpoint_manager(self, **objects):
+        """A CheckpointManager over checkpoints/ for `objects` (keeping the newest
+        MAX_CHECKPOINTS)."""
         return tf.train.CheckpointManager(tf.train.Checkpoint(**objects),
                                           self.file(CHECKPOINT_DIR), MAX_CHECKPOINTS)
 
@@ -279,6 +286,7 @@ class RunDir:
 
     # ----------------------------------------------------------------------- logs
     def append_log(self, name, record):
+        """Appends `record` as one JSON line to the log `name`."""
         with files.on_user_path(self.file(name), "append to the log"):
             with open(self.file(name), "a") as f:
                 f.write(json.dumps(record) + "\n")

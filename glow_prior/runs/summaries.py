@@ -63,15 +63,18 @@ class Summaries:
                     tf.summary.scalar(f"train/{name}", float(values[key]), step=step)
 
     def test(self, step, record):
+        """Writes a test evaluation's test/ scalars at `step`."""
         with self.writer.as_default():
             tf.summary.scalar("test/bits_per_dim", record["test_bits_x"], step=step)
             tf.summary.scalar("test/log_likelihood", record["test_log_likelihood"], step=step)
 
     def image(self, name, grid, step):
+        """Writes an image (a sample grid) at `step`."""
         with self.writer.as_default():
             tf.summary.image(name, grid[None], step=step)
 
     def flush(self):
+        """Writes pending events to disk."""
         self.writer.flush()
 
 

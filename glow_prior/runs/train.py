@@ -107,9 +107,11 @@ class RunTrainer:
 
     @property
     def manager(self):
+        """The run's CheckpointManager."""
         return self.checkpoints.manager
 
     def global_step(self):
+        """The optimizer's step count."""
         return self.step.global_step()
 
     def train_step(self, batch):
@@ -172,6 +174,7 @@ class RunTrainer:
         self.checkpoints.save({}, self.global_step())
 
     def close(self):
+        """Removes temporary files (a non-chief worker's checkpoints)."""
         self.checkpoints.close()
 
 

@@ -31,6 +31,7 @@ class TrainData:
     negatives: np.ndarray = None
 
     def arrays(self):
+        """The present fields as {Batch field: array}."""
         return Batch(**dataclasses.asdict(self)).as_mapping()
 
     def __len__(self):
@@ -61,6 +62,7 @@ class BatchStream:
         self.noise_fn = noise_fn
 
     def step_seed(self, step):
+        """The stateless seed (seed, step) of the batch at global step `step`."""
         return tf.stack([tf.constant(self.seed, tf.int64), tf.cast(step, tf.int64)])
 
     def batch(self, step, batch_indices):

@@ -13,6 +13,8 @@ from glow_prior.errors import InputError
 
 
 def make_strategy(name, devices=None):
+    """The tf.distribute strategy called `name` (see the module docstring), on `devices` for
+    mirrored."""
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":

@@ -23,6 +23,7 @@ class WarmupSchedule(tf_keras.optimizers.schedules.LearningRateSchedule):
         return self.lr * tf.minimum(1.0, fraction)
 
     def get_config(self):
+        """The schedule's settings (Keras serialisation)."""
         return {"lr": self.lr, "warmup_steps": self.warmup_steps}
 
 
@@ -61,13 +62,16 @@ class PolyakAverage(tf.Module):
                         for v in self._targets]
 
     def update(self, decay):
+        """shadow <- decay * shadow + (1 - decay) * value, for every variable."""
         for shadow, value in zip(self.shadows, self._targets):
             shadow.assign(decay * shadow + (1.0 - decay) * value)
 
     def copy_from_model(self):
+        """Sets the averages to the current weights (after the init or a restore)."""
         for shadow, value in zip(self.shadows, self._targets):
             shadow.assign(value)
 
     def copy_to_model(self):
+        """Replaces the weights by their averages (evaluation with use_polyak)."""
         for shadow, value in zip(self.shadows, self._targets):
             value.assign(shadow)

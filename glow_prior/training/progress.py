@@ -24,6 +24,7 @@ class StepTimer:
         return self.rate()
 
     def rate(self):
+        """Images per second so far (see the class docstring)."""
         if self.steps >= 2:
             return (self.steps - 1) * self.batch_size / max(self.last - self.first, 1e-9)
         if self.steps == 1:
@@ -32,6 +33,7 @@ class StepTimer:
 
 
 def format_seconds(seconds):
+    """Seconds as H:MM:SS."""
     seconds = int(max(seconds, 0))
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
@@ -46,10 +48,12 @@ class Progress:
         self._bar, self._last_line = None, 0.0
 
     def say(self, text):
+        """Prints a line when progress is shown."""
         if self.show:
             print(text, flush=True)
 
     def start_epoch(self, epoch, done):
+        """Starts the epoch's progress bar, `done` steps in (a resumed epoch)."""
         self._bar = tqdm(total=self.its_per_epoch, initial=done,
                          desc=f"epoch {epoch}/{self.epochs}", leave=False,
                          disable=None if self.show else True, dynamic_ncols=True,
@@ -68,13 +72,16 @@ class Progress:
             self._last_line = time.time()
 
     def close_bar(self):
+        """Closes the epoch's progress bar."""
         self._bar.close()
 
     def epoch_line(self, record):
+        """Prints the epoch's record and the time left."""
         summary = " ".join(f"{k}={v:.4g}" for k, v in record.items() if isinstance(v, float))
         self.say(f"epoch {record['epoch']}/{self.epochs}: {summary} "
                  f"left={self.remaining(record['images_per_s'], record['step'])}")
 
     def remaining(self, rate, global_step):
+        """The time left at `rate` images/s from global step `global_step`, as H:MM:SS."""
         left = self.epochs * self.its_per_epoch - global_step
         return format_seconds(left * self.batch_size / max(rate, 1e-9))

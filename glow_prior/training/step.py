@@ -29,6 +29,7 @@ class TrainStep:
         self._compute = self._apply = None
 
     def global_step(self):
+        """The optimizer's step count."""
         return int(self.optimizer.iterations.numpy())
 
     def learning_rate(self):

@@ -6,8 +6,11 @@ import numpy as np
 from tensorboard.backend.event_processing import event_accumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
+import glow_prior
+from glow_prior.config import GlowConfig, TrainConfig
 from glow_prior.reports.plots import curve_scale
 from glow_prior.runs.summaries import SUMMARY_DIR, read_scalars
+from tests.conftest import TINY_TRAINING
 
 
 def _accumulator(run):
@@ -17,9 +20,13 @@ def _accumulator(run):
     return accumulator
 
 
-def test_a_one_epoch_run_has_per_step_train_and_test_scalars_and_its_hparams(trained_runs):
-    """The conftest Glow: 1 epoch of 4 steps (128 images, batch 32), --summary_steps=20."""
-    run = trained_runs["glow"]
+def test_a_one_epoch_run_has_per_step_train_and_test_scalars_and_its_hparams(tmp_path):
+    """A tiny Glow: 1 epoch of 4 steps (128 images, batch 32), --summary_steps=20."""
+    run = str(tmp_path / "glow")
+    images = np.random.default_rng(0).integers(0, 256, (128, 8, 8, 1)).astype(np.uint8)
+    glow_prior.train(GlowConfig(n_levels=2, depth=1, width=8, flow_coupling=1), run, images,
+                     test_data=images[:32], training=TrainConfig(**TINY_TRAINING),
+                     name="toy", show_progress=False)
     scalars = read_scalars(os.path.join(run, SUMMARY_DIR))
     for name in ("loss", "bits_per_dim", "learning_rate", "grad_norm", "images_per_s"):
         steps, values = scalars[f"train/{name}"]
@@ -36,7 +43,8 @@ def test_a_one_epoch_run_has_per_step_train_and_test_scalars_and_its_hparams(tra
         content["_hparams_/session_start_info"]).session_start_info
     assert start.hparams["depth"].number_value == 1
     assert start.hparams["width"].number_value == 8
-    assert start.hparams["dataset"].string_value == "fashion_mnist"
+    assert start.hparams["name"].string_value == "toy"
+    assert len(start.hparams["fingerprint"].string_value) == 16
     assert os.path.exists(os.path.join(run, "training_curve.png"))
 
 
