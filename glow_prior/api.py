@@ -48,7 +48,7 @@ __all__ = ["build", "detect_file", "evaluate", "evaluate_run", "export_run", "fi
 NAMED_DATA = ("DataConfig", "TabularDataConfig")
 
 
-def load(logdir, use_polyak=False, dtype="float32"):
+def load(logdir, use_polyak=False, dtype="float32", checkpoint=""):
     """The model of a run directory (trained with a train_* binary or glow_prior.train, or
     an imported OpenAI Glow checkpoint), its newest checkpoint restored and verified.
 
@@ -56,9 +56,11 @@ def load(logdir, use_polyak=False, dtype="float32"):
     examples (uint8 images, or vectors of `dtype`) with log_prob, sample, statistics,
     encode/decode; `model.run_spec` is the run's record (hparams.json). use_polyak: the
     Polyak-averaged weights; dtype: "float32" or "float64", the precision the model
-    computes in.
+    computes in; checkpoint: "" (the newest), "best" (the best by validation bits/dim, for
+    runs with a validation set) or a checkpoint's name ("ckpt-200").
     """
-    return load_model(logdir, use_polyak=use_polyak, float_dtype=dtype)[0]
+    return load_model(logdir, use_polyak=use_polyak, float_dtype=dtype,
+                      checkpoint=checkpoint)[0]
 
 
 def train(model, logdir, data, *, labels=None, components=None, test_data=None,

@@ -22,6 +22,8 @@ class EvaluateOptions(Config):
     seed: int = option(0, "Seed of the dequantisation noise and subsets.")
     batch_size: int = option(256, "Evaluation batch size.", lower=1)
     use_polyak: bool = option(False, "Evaluate the Polyak-averaged weights.")
+    checkpoint: str = option("", "The checkpoint to evaluate: '' (the newest), 'best' (the "
+                             "best by validation bits/dim) or a name (ckpt-200).")
     output_dir: str = option(None, "Where reports go (default: --logdir).")
     importance_samples: int = option(0, "VAE runs: importance samples per image (0: the "
                                      "run's own setting).", lower=0)

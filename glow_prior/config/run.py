@@ -22,7 +22,7 @@ ARCHITECTURES = {"glow": GlowConfig, "realnvp": RealNVPConfig, "vae": VAEConfig,
 RESUMABLE = {
     "training": ("epochs", "epochs_full_valid", "epochs_full_sample", "checkpoint_secs",
                  "n_batch_test", "n_sample", "xla", "strategy", "devices", "restore_path",
-                 "gradient_checkpointing"),
+                 "gradient_checkpointing", "early_stopping"),
     "data": ("data_dir",),
 }
 

@@ -36,6 +36,14 @@ class TrainConfig(Config):
                                   "images (Kirichenko et al.'s negative training).", lower=0.0)
     epochs: int = option(1000000, "Epochs (passes over the training set).", lower=1)
     epochs_warmup: float = option(10.0, "Epochs of linear learning-rate warm-up.", lower=0.0)
+    validation_fraction: float = option(
+        0.0, "Hold out this fraction of the training examples (seeded by --seed) as a "
+        "validation set, evaluated every --epochs_full_valid epochs; the checkpoint with the "
+        "best validation bits/dim is kept in checkpoints/best (0: none).", lower=0.0,
+        upper=0.5)
+    early_stopping: int = option(0, "Stop when the validation bits/dim has not improved for "
+                                 "this many evaluations (needs --validation_fraction; 0: "
+                                 "train all --epochs).", lower=0)
     epochs_full_valid: int = option(50, "Evaluate the test set every this many epochs.",
                                     lower=1)
     epochs_full_sample: int = option(50, "Write samples every this many epochs.", lower=1)
@@ -62,6 +70,12 @@ class TrainConfig(Config):
         "depth 8-32; the step is 1.3-1.6x slower on CPU; README: memory by depth). Off by "
         "default (the CPU configs are not memory-bound); the paper flagfiles turn it on, "
         "as openai/glow's default does.")
+
+    @check("early_stopping", "validation_fraction")
+    def _early_stopping_needs_validation(self):
+        if self.early_stopping and not self.validation_fraction:
+            raise InputError("--early_stopping needs a validation set: set "
+                             "--validation_fraction (e.g. 0.1)")
 
     @check("dal", "perturbation_rate")
     def _one_augmentation(self):

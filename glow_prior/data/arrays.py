@@ -44,6 +44,22 @@ class Examples:
         return self.x.ndim == 4
 
 
+def validation_split(examples, fraction, seed):
+    """(training part, validation part) of examples with .x and .y (and .components): a
+    seeded `fraction` of them held out, each part in the original order."""
+    n = len(examples.x)
+    held = np.sort(np.random.default_rng([seed, 17]).permutation(n)[:max(1, int(n * fraction))])
+    kept = np.setdiff1d(np.arange(n), held)
+    components = getattr(examples, "components", None)
+
+    def part(index):
+        return Examples(examples.x[index], examples.y[index],
+                        None if components is None else components[index],
+                        getattr(examples, "name", "arrays"))
+
+    return part(kept), part(held)
+
+
 def _integer_vector(values, n, what):
     values = np.asarray(values)
     if values.ndim != 1 or len(values) != n:

@@ -46,6 +46,7 @@ CHECKPOINT_DIR = "checkpoints"
 LOCK_FILE = ".lock"
 MAX_CHECKPOINTS = 3
 LOGS = ("train.txt", "test.txt")
+BEST = "best"  # checkpoints/best: the checkpoint with the best validation bits/dim
 
 
 def verify_checkpoint(prefix):
@@ -186,10 +187,17 @@ class RunDir:
 
     def find_checkpoint(self, name=""):
         """(verified checkpoint to resume from or None, the intact checkpoints when the
-        pointer must be rebuilt or None, notes). With `name`, that checkpoint; else the
-        pointer's newest; without a readable pointer, the newest checkpoint whose files
-        are complete and verified."""
+        pointer must be rebuilt or None, notes). With `name`, that checkpoint ("best": the
+        best by validation bits/dim); else the pointer's newest; without a readable
+        pointer, the newest checkpoint whose files are complete and verified."""
         directory = self.file(CHECKPOINT_DIR)
+        if name == BEST:
+            path = tf.train.latest_checkpoint(os.path.join(directory, BEST))
+            if path is None:
+                raise CheckpointError(f"{self.path} has no best checkpoint (checkpoints/{BEST} "
+                                      "is written by runs with --validation_fraction)")
+            verify_checkpoint(path)
+            return path, None, []
         if name:
             path = name if os.path.isabs(name) else os.path.join(directory, name)
             if not os.path.exists(f"{path}.index"):

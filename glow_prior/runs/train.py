@@ -29,7 +29,10 @@ first step, skipped when resuming or when weights were restored) with these guar
   MultiWorkerMirroredStrategy the chief writes the run directory.
 * The record (glow_prior.runs.recorder): train.txt / test.txt (one JSON line per epoch),
   TensorBoard summaries, samples, training_curve.png; a test evaluation at the end of
-  every run.
+  every run. With `validation_fraction`, a seeded part of the training examples is held
+  out: its bits/dim is evaluated every `epochs_full_valid` epochs, the best checkpoint by
+  it is kept in checkpoints/best, and `early_stopping` stops a run whose validation
+  bits/dim has not improved for that many evaluations.
 """
 import os
 
@@ -47,7 +50,7 @@ from glow_prior.errors import InputError
 from glow_prior.models.registry import build_model, kind_of
 from glow_prior.models.weights import assign_by_name, values_by_name
 from glow_prior.runs.checkpoints import RunCheckpoints
-from glow_prior.runs.recorder import RunRecorder
+from glow_prior.runs.recorder import RunRecorder, stopped_early
 from glow_prior.runs.load import load_model
 from glow_prior.runs.rundir import RunDir
 from glow_prior.runs.summaries import SUMMARY_DIR, Summaries, training_curve
@@ -70,12 +73,13 @@ class RunTrainer:
     directory `run` (a RunDir, locked by the caller when this process is the chief);
     run_config: a glow_prior.config.RunConfig; objective: MaximumLikelihood or
     NegativeTraining; model: a model built in Python to train instead of building one from
-    `spec` (its settings must be the spec's)."""
+    `spec` (its settings must be the spec's); validation_data: examples held out from
+    training (TrainConfig.validation_fraction), or None."""
 
     def __init__(self, spec, run, train_data, run_config, objective, strategy,
-                 test_data=None, show_progress=True, model=None):
+                 test_data=None, show_progress=True, model=None, validation_data=None):
         self.run_dir, self.run_config, self.config = run, run_config, spec.training
-        self.test_data, self.strategy = test_data, strategy
+        self.test_data, self.validation_data, self.strategy = test_data, validation_data, strategy
         self.chief = is_chief(strategy)
         self.stream = BatchStream(train_data.arrays(), self.config.n_batch_train,
                                   self.config.seed,
@@ -132,7 +136,8 @@ class RunTrainer:
         summaries = Summaries(self.run_dir.file(SUMMARY_DIR), self.spec, name, self.chief,
                               self.run_config.summary_steps)
         recorder = RunRecorder(self.run_dir, self.chief, self.checkpoints, self.step,
-                               self.config, self.test_data, summaries, self.progress)
+                               self.config, self.test_data, summaries, self.progress,
+                               self.validation_data)
         record = Trainer(self.step, self.stream, self.strategy, self.config, recorder,
                          self.progress).train()
         record = recorder.final_evaluation(record)
@@ -145,9 +150,16 @@ class RunTrainer:
 
     def _already_trained(self):
         """The sentence saying so when the run has trained more epochs than --epochs asks
-        for (nothing to do, and the record keeps its own), else None."""
+        for, or stopped early (nothing to do, and the record keeps its own), else None."""
         trained = self.plan.step // self.stream.its_per_epoch
-        if self.plan.checkpoint is None or trained <= self.config.epochs:
+        if self.plan.checkpoint is None:
+            return None
+        logged = self.run_dir.read_log("train.txt")
+        if stopped_early(logged, self.config.early_stopping):
+            return (f"{self.run_dir.path} stopped early after epoch {logged[-1]['epoch']} "
+                    f"(no better validation bits/dim for {self.config.early_stopping} "
+                    "evaluations): nothing to do")
+        if trained <= self.config.epochs:
             return None
         return (f"{self.run_dir.path} has already trained {trained} epochs, more than "
                 f"--epochs={self.config.epochs}: nothing to do (its record is unchanged)")
@@ -188,6 +200,13 @@ def train_model(spec, run, run_config, train_set, test_set=None, negatives=None,
     (spec.negative_training.threshold).
     """
     strategy = strategy or tf.distribute.get_strategy()
+    validation = None
+    if spec.training.validation_fraction > 0:
+        if components is not None:
+            train_set = arrays.Examples(train_set.x, train_set.y, components)
+        train_set, validation = arrays.validation_split(
+            train_set, spec.training.validation_fraction, spec.training.seed)
+        components = train_set.components
     if components is None:
         components = assign_components(spec.prior, train_set.x, train_set.y)
     train_data = TrainData(train_set.x, labels=train_set.y, components=components)
@@ -198,7 +217,8 @@ def train_model(spec, run, run_config, train_set, test_set=None, negatives=None,
         train_data.negatives = paired_negatives(negatives.x, len(train_set),
                                                 spec.training.seed)
     trainer = RunTrainer(spec, run, train_data, run_config, objective, strategy,
-                         test_data=test_set, show_progress=show_progress, model=model)
+                         test_data=test_set, show_progress=show_progress, model=model,
+                         validation_data=validation)
     try:
         return trainer.run()
     finally:

@@ -14,7 +14,8 @@ gives one for a run directory) keeps what must survive the process:
 * `recorder.keep_finite_state(batch, step, progress)`: after a step whose loss or
   gradients are not finite, keeps a state whose loss on that batch is finite; returns the
   sentence saying which;
-* `recorder.latest_checkpoint()`: what a stopped run resumes from.
+* `recorder.latest_checkpoint()`: what a stopped run resumes from;
+* `recorder.should_stop()`: after an epoch, whether early stopping ends the run.
 
 A mid-epoch checkpoint is written every `checkpoint_secs`. SIGINT or SIGTERM stops the
 loop after the step in progress with a checkpoint (glow_prior.errors.Interrupted); a
@@ -49,6 +50,11 @@ class Trainer:
                 record = self._epoch(epoch, stop)
                 if stop.received:
                     self._stop(stop, epoch)
+                if self.recorder.should_stop():
+                    self.progress.say(f"early stopping after epoch {epoch}: the validation "
+                                      f"bits/dim has not improved for "
+                                      f"{self.config.early_stopping} evaluations")
+                    break
         return record
 
     def _epoch(self, epoch, stop):
