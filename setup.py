@@ -30,6 +30,8 @@ setup(
         # PNG and lossless JPEG 2000 (OpenJPEG) compressors of the input-complexity score.
         "Pillow>=10",
         "scikit-learn>=1.4",
+        # Bootstrap intervals, exact binomial intervals, DeLong's comparison in the tests.
+        "scipy>=1.11",
         "tqdm>=4.66",
         "tensorboard>=2.19",
     ],
