@@ -75,9 +75,12 @@ class OODResult:
     analyses: dict = dataclasses.field(default_factory=dict)
 
     def summary(self, set_name):
-        """The set's mean log-likelihood and mean bits/dim."""
+        """The set's mean log-likelihood (with its 95% bootstrap interval) and mean
+        bits/dim."""
         values = self.log_likelihoods[set_name]
         return {"mean_log_likelihood": float(np.mean(values)),
+                "mean_log_likelihood_interval": metrics.mean_interval(
+                    values, self.bootstrap_resamples, seed=self.seed),
                 "mean_bits_per_dim": float(np.mean(bits_per_dim(values, self.num_dims)))}
 
     def auroc(self, output="log_likelihood", ood=None):

@@ -162,6 +162,18 @@ def metric_intervals(score_in, score_ood, n_resamples=BOOTSTRAP_RESAMPLES,
     return {key: [float(low[i]), float(high[i])] for i, key in enumerate(METRIC_KEYS)}
 
 
+def mean_interval(values, n_resamples=BOOTSTRAP_RESAMPLES, confidence=CONFIDENCE, seed=0):
+    """[low, high]: the percentile-bootstrap confidence interval of the mean of `values`
+    (scipy.stats.bootstrap; None for fewer than 2 values)."""
+    values = np.asarray(values, np.float64)
+    if len(values) < 2 or n_resamples < 1:
+        return None
+    result = stats.bootstrap((values,), np.mean, n_resamples=n_resamples,
+                             confidence_level=confidence, method="percentile",
+                             vectorized=True, random_state=np.random.default_rng(seed))
+    return [float(result.confidence_interval.low), float(result.confidence_interval.high)]
+
+
 def roc_curve(score_in, score_ood):
     """(false positive rates, true positive rates) for plotting."""
     fpr, tpr, _ = metrics.roc_curve(*labelled(score_in, score_ood))

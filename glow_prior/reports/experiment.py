@@ -15,7 +15,9 @@ from glow_prior.tables import markdown_table
 def _run_result(report, ood_name):
     entry = report["ood_datasets"][ood_name]
     return {"in_mean_log_likelihood": entry["in_mean_log_likelihood"],
+            "in_mean_log_likelihood_interval": entry.get("in_mean_log_likelihood_interval"),
             "ood_mean_log_likelihood": entry["ood_mean_log_likelihood"],
+            "ood_mean_log_likelihood_interval": entry.get("ood_mean_log_likelihood_interval"),
             "ood_mean_nll": -entry["ood_mean_log_likelihood"],
             "in_mean_bits_per_dim": entry["in_mean_bits_per_dim"],
             "ood_mean_bits_per_dim": entry["ood_mean_bits_per_dim"],
@@ -91,17 +93,14 @@ def markdown(payload):
     rows = []
     for name, result in payload["results"].items():
         paper = payload["paper"].get(name, {})
-        rows.append([name, result["in_mean_log_likelihood"], result["ood_mean_log_likelihood"],
-                     result["ood_mean_nll"], _auroc_cell(result, 4),
+        rows.append([name, *_log_likelihood_cells(result), _auroc_cell(result, 4),
                      ", ".join(f"{k} {v}" for k, v in paper.items()) or None])
     for name, result in payload["results"].items():
         for ood, entry in result.get("per_ood", {}).items():
-            rows.append([f"{name} vs {ood}", entry["in_mean_log_likelihood"],
-                         entry["ood_mean_log_likelihood"], entry["ood_mean_nll"],
+            rows.append([f"{name} vs {ood}", *_log_likelihood_cells(entry),
                          _auroc_cell(entry, 4), None])
     lines += markdown_table(["run", "in mean LL", "OOD mean LL", "OOD mean NLL", "AUROC",
-                             "paper"], [[r[0], *(_two(v) for v in r[1:4]), r[4], r[5]]
-                                        for r in rows])
+                             "paper"], rows)
     lines += _score_table(payload)
     lines += ["", "Figures:", *[f"- {k}: {v}" for k, v in payload["figures"].items()],
               "", "Commands:", "", "```"]
@@ -110,9 +109,13 @@ def markdown(payload):
     return "\n".join(lines)
 
 
-def _two(value):
-    """A log-likelihood cell: two decimals."""
-    return f"{value:.2f}"
+def _log_likelihood_cells(result):
+    """In and OOD mean log-likelihood (each with its 95% interval, where the report has
+    one) and the OOD mean NLL, two decimals."""
+    return [with_interval(result[key], result.get(f"{key}_interval"), 2)
+            if result.get(f"{key}_interval") else f"{result[key]:.2f}"
+            for key in ("in_mean_log_likelihood", "ood_mean_log_likelihood")] + \
+        [f"{result['ood_mean_nll']:.2f}"]
 
 
 SEED_KEYS = ("in_mean_log_likelihood", "ood_mean_log_likelihood", "ood_mean_nll", "auroc")

@@ -59,7 +59,9 @@ def report_dict(result):
         test, ood = result.summary("test"), result.summary(name)
         entry.update({"n_ood": result.sets[name],
                       "in_mean_log_likelihood": test["mean_log_likelihood"],
+                      "in_mean_log_likelihood_interval": test["mean_log_likelihood_interval"],
                       "ood_mean_log_likelihood": ood["mean_log_likelihood"],
+                      "ood_mean_log_likelihood_interval": ood["mean_log_likelihood_interval"],
                       "in_mean_bits_per_dim": test["mean_bits_per_dim"],
                       "ood_mean_bits_per_dim": ood["mean_bits_per_dim"]})
         report["ood_datasets"][name] = entry
